@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from cyclecorr.data.synthetic import SyntheticVideo, SyntheticVideoSpec
 
-VAL_SEED_SALT = 1  # val videos use seed [seed, i, 1]; training datasets use [seed, video_id]
+VAL_SEED_SALT = 1  # val videos use seed [seed, i, 1]; training datasets use [seed, video_id, 2]
 
 
 class SequencePaths(NamedTuple):
