@@ -1,0 +1,38 @@
+"""Grid-point distance between two patch placements, ``l_theta`` (METHOD.md section 4).
+
+    l_theta(theta_a, theta_b) = mean_p || theta_a(p) - theta_b(p) ||^2,
+
+over a fixed ``G x G`` grid of points ``p`` spanning ``[-1, 1]^2`` (G = 20), i.e. the mean squared
+distance, in frame normalised units, between the two placements of the same patch points. A pure
+translation difference ``d`` gives ``|d|^2``; a rotation difference ``a`` at scale ``s`` gives
+``2 (1 - cos a) s^2 mean_p |p|^2``.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from cyclecorr.ops.geometry import grid_points
+
+
+def theta_loss(theta_a: Tensor, theta_b: Tensor, grid: int = 20) -> Tensor:
+    """Mean squared distance of grid points mapped by two affine maps.
+
+    Args:
+        theta_a: ``(..., 2, 3)`` placements, patch grid -> frame normalised coordinates.
+        theta_b: ``(..., 2, 3)``, broadcastable against ``theta_a``.
+        grid: points per side of the patch grid.
+
+    Returns:
+        ``(...)`` non-negative loss per placement (``(B,)`` for ``(B, 2, 3)`` inputs).
+    """
+    if theta_a.shape[-2:] != (2, 3) or theta_b.shape[-2:] != (2, 3):
+        raise ValueError(
+            "cyclecorr/losses/theta.py: theta_loss expects (..., 2, 3) affine maps, got "
+            f"{tuple(theta_a.shape)} and {tuple(theta_b.shape)}."
+        )
+    diff = theta_a - theta_b  # (..., 2, 3): the difference of two affine maps is affine
+    points = grid_points(grid, device=diff.device).to(diff.dtype)  # (G*G, 2)
+    # (..., 2, 2) x (G*G, 2) -> (..., G*G, 2)
+    moved = points @ diff[..., :2].transpose(-1, -2) + diff[..., None, :, 2]
+    return moved.pow(2).sum(dim=-1).mean(dim=-1)

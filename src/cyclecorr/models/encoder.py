@@ -1,0 +1,152 @@
+"""The feature encoder ``phi``: a ResNet trunk at output stride 8 plus a 1x1 projection.
+
+METHOD.md section 3: ResNet-50 up to ``layer3`` with ``layer3`` at stride 1 and *no dilation*
+(output stride 8, 1024 channels; 240 px -> 30x30), then ``conv1x1(1024 -> 512) + ReLU``. The
+light variants: ResNet-18 with ``layer3`` and ``layer4`` at stride 1 (the CRW encoder, 512
+channels) and ResNet-18 up to ``layer2`` (natively stride 8, 128 channels) for CPU runs and tests.
+Stages after ``layer2`` are made stride 1 by setting their first block's strided convolutions
+(the 3x3 and the downsample) to stride 1; dilation stays 1, as in the release. The trunk is a
+torchvision ``ResNet`` built with ``weights=None`` (trained from scratch, nothing downloaded);
+unused stages, ``avgpool`` and ``fc`` are replaced by ``nn.Identity``. Frames are encoded
+independently (the release's "inflated 3D" net has 1-frame kernels); in ``forward_video`` the
+BatchNorm statistics pool over batch x time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from torch import Tensor, nn
+
+STAGES = ("layer1", "layer2", "layer3", "layer4")
+DEFAULT_STOP = {"resnet18": "layer4", "resnet34": "layer4", "resnet50": "layer3"}
+STAGE_CHANNELS = {
+    "resnet18": {"layer2": 128, "layer3": 256, "layer4": 512},
+    "resnet34": {"layer2": 128, "layer3": 256, "layer4": 512},
+    "resnet50": {"layer2": 512, "layer3": 1024, "layer4": 2048},
+}
+
+
+def build_resnet(arch: str) -> nn.Module:
+    """A randomly initialised torchvision ResNet (``weights=None``: never downloads)."""
+    import torchvision.models as tvm  # heavy import kept out of package import time
+
+    if arch not in STAGE_CHANNELS:
+        raise ValueError(
+            f"cyclecorr/models/encoder.py: unknown arch {arch!r}; expected one of "
+            f"{sorted(STAGE_CHANNELS)} (set model.encoder.arch)."
+        )
+    return getattr(tvm, arch)(weights=None)
+
+
+def unstride_stage(stage: nn.Module) -> None:
+    """Set every stride-2 convolution of a ResNet stage to stride 1 (no dilation)."""
+    for module in stage.modules():
+        if isinstance(module, nn.Conv2d) and module.stride != (1, 1):
+            module.stride = (1, 1)
+
+
+class Encoder(nn.Module):
+    """ResNet trunk (output stride 8) + ``conv1x1 -> out_channels`` + ReLU.
+
+    Args:
+        arch: ``"resnet50"`` (METHOD default), ``"resnet18"`` or ``"resnet34"``.
+        stop_at: last stage kept, ``"layer2"``, ``"layer3"`` or ``"layer4"``; ``None`` picks the
+            arch default (``layer3`` for resnet50, ``layer4`` for resnet18/34).
+        out_channels: channels ``C`` of the projected features.
+
+    Attributes:
+        trunk: the torchvision ``ResNet``; stages after ``stop_at``, ``avgpool``, ``fc`` are
+            ``nn.Identity``.
+        proj: ``nn.Sequential(Conv2d(trunk_channels, C, 1), ReLU)``.
+        stride: 8, input pixels per feature cell.
+        out_channels: ``C``.
+    """
+
+    stride = 8
+
+    def __init__(
+        self, arch: str = "resnet50", stop_at: str | None = None, out_channels: int = 512
+    ) -> None:
+        super().__init__()
+        trunk = build_resnet(arch)
+        stop_at = stop_at or DEFAULT_STOP[arch]
+        if stop_at not in STAGE_CHANNELS[arch]:
+            raise ValueError(
+                f"cyclecorr/models/encoder.py: stop_at={stop_at!r} is not supported; expected "
+                f"one of {sorted(STAGE_CHANNELS[arch])} or None (set model.encoder.stop_at)."
+            )
+        last = STAGES.index(stop_at)
+        for name in STAGES[2 : last + 1]:  # layer3/layer4 kept: output stride stays 8
+            unstride_stage(getattr(trunk, name))
+        self.removed = [*STAGES[last + 1 :], "fc"]
+        for name in [*STAGES[last + 1 :], "avgpool", "fc"]:
+            setattr(trunk, name, nn.Identity())
+        self.stages = STAGES[: last + 1]
+        self.arch, self.stop_at = arch, stop_at
+        self.trunk = trunk
+        self.out_channels = out_channels
+        self.proj = nn.Sequential(
+            nn.Conv2d(STAGE_CHANNELS[arch][stop_at], out_channels, kernel_size=1),
+            nn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Encode images.
+
+        Args:
+            x: ``(N, 3, H, W)`` float32 ImageNet-normalised images, H and W multiples of 8.
+
+        Returns:
+            ``(N, C, H/8, W/8)`` raw (not L2-normalised), non-negative features.
+        """
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(
+                "cyclecorr/models/encoder.py: Encoder.forward expects (N, 3, H, W) images, got "
+                f"{tuple(x.shape)}; use forward_video for (B, T, 3, H, W) clips."
+            )
+        # stem to (N, 64, H/4, W/4); stride 8 after layer2, kept from then on
+        for name in ("conv1", "bn1", "relu", "maxpool", *self.stages):
+            x = getattr(self.trunk, name)(x)
+        return self.proj(x)
+
+    def forward_video(self, x: Tensor) -> Tensor:
+        """Encode every frame of a clip independently (BatchNorm pools over batch x time).
+
+        Args:
+            x: ``(B, T, 3, H, W)`` normalised frames.
+
+        Returns:
+            ``(B, T, C, H/8, W/8)`` raw features.
+        """
+        if x.ndim != 5:
+            raise ValueError(
+                "cyclecorr/models/encoder.py: forward_video expects (B, T, 3, H, W), got "
+                f"{tuple(x.shape)}."
+            )
+        b, t = x.shape[:2]
+        feats = self(x.flatten(0, 1))  # (B*T, 3, H, W) -> (B*T, C, h, w)
+        return feats.unflatten(0, (b, t))  # (B, T, C, h, w)
+
+    def load_trunk_state_dict(self, state_dict: Mapping[str, Tensor]) -> None:
+        """Load a plain torchvision ResNet state dict into ``trunk``.
+
+        Keys of removed stages and of ``fc`` are dropped; every other key must match exactly
+        (strict), so a wrong architecture fails loudly.
+
+        Args:
+            state_dict: e.g. ``torchvision.models.resnet50().state_dict()``.
+
+        Raises:
+            ValueError: missing or unexpected keys, or mismatched shapes.
+        """
+        prefixes = tuple(f"{name}." for name in self.removed)
+        kept = {k: v for k, v in state_dict.items() if not k.startswith(prefixes)}
+        try:
+            self.trunk.load_state_dict(kept, strict=True)
+        except RuntimeError as err:
+            raise ValueError(
+                f"cyclecorr/models/encoder.py: the state dict does not fit a {self.arch} trunk "
+                f"up to {self.stop_at} (expected torchvision ResNet keys such as 'conv1.weight', "
+                f"'layer1.0.bn1.running_mean'; strip any 'encoder.trunk.' prefix first): {err}"
+            ) from err
