@@ -1,0 +1,93 @@
+"""Throughput and peak memory of label propagation on a DAVIS sequence.
+
+``python -m cyclecorr.benchmark propagation --protocol crw --device cpu --davis-root <root>
+[--arch resnet18] [--sequence blackswan] [--max-frames 30]`` propagates one sequence with a
+randomly initialised encoder (speed does not depend on the weights), and prints frames/s
+(encoding + propagation + upsampling, frame decoding excluded) and peak memory: the process's
+peak resident set size (``VmHWM`` from ``/proc/self/status``) on CPU, and
+``torch.cuda.max_memory_allocated`` on CUDA. A plain argparse CLI: it builds nothing from config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from cyclecorr.evaluate import resolve_device
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process in MiB (Linux ``/proc``; NaN elsewhere)."""
+    status = Path("/proc/self/status")
+    if not status.is_file():
+        return float("nan")
+    for line in status.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0  # kB -> MiB
+    return float("nan")
+
+
+def bench_propagation(args: argparse.Namespace) -> dict[str, float]:
+    """Propagate one DAVIS sequence; returns frames/s and peak memory."""
+    from cyclecorr.eval.davis_io import load_sequence, read_annotation, read_frame
+    from cyclecorr.eval.feature_extractors import build_eval_encoder
+    from cyclecorr.eval.protocols import get_protocol
+    from cyclecorr.eval.video_segmentation import segment_video
+
+    device = resolve_device(args.device)
+    protocol = get_protocol(args.protocol)
+    encoder = build_eval_encoder("random", arch=args.arch, stop_at=args.stop_at).to(device)
+    seq = load_sequence(args.davis_root, args.sequence)
+    frames = [read_frame(p) for p in seq.frames[: args.max_frames]]  # decoded up front
+    first = read_annotation(seq.annotations[0])
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    count = sum(1 for _ in segment_video(encoder, frames, first, protocol, device))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    peak = (
+        torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else peak_rss_mib()
+    )
+    h, w = protocol.resized_size(*first.shape)
+    return {
+        "frames": count,
+        "frames_per_second": count / seconds,
+        "peak_memory_mib": peak,
+        "resized_height": h,
+        "resized_width": w,
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments (``benchmark propagation --help``)."""
+    parser = argparse.ArgumentParser(prog="python -m cyclecorr.benchmark")
+    sub = parser.add_subparsers(dest="what", required=True)
+    prop = sub.add_parser("propagation", help="label propagation frames/s and peak memory")
+    prop.add_argument("--protocol", default="crw", choices=["timecycle", "crw"])
+    prop.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 ...")
+    prop.add_argument("--davis-root", type=Path, required=True)
+    prop.add_argument("--sequence", default="blackswan")
+    prop.add_argument("--arch", default="resnet50", choices=["resnet50", "resnet18"])
+    prop.add_argument("--stop-at", default=None, help="layer2 | layer3 | layer4 (arch default)")
+    prop.add_argument("--max-frames", type=int, default=None)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print one line per number."""
+    args = parse_args(argv)
+    result = bench_propagation(args)
+    where = f"{args.sequence} ({result['resized_width']}x{result['resized_height']})"
+    print(f"propagation {args.protocol} {args.arch} on {args.device}, {where}:")
+    print(f"  frames:        {result['frames']}")
+    print(f"  frames/s:      {result['frames_per_second']:.2f}")
+    print(f"  peak memory:   {result['peak_memory_mib']:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

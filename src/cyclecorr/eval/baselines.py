@@ -1,0 +1,141 @@
+"""The DAVIS baselines table: what label propagation gives without (or with) learned features.
+
+Rows: copy-first-frame (every frame predicted as the first annotation: no propagation at all),
+raw Lab pixels, a randomly initialised ResNet-18 (CRW layout, layer4 at stride 8) and ResNet-50
+(TimeCycle layout, up to layer3), and optionally a trained checkpoint; each propagated under every
+given protocol (copy-first-frame is protocol-free). Scores use the official DAVIS definitions; the
+table is markdown with J&F-Mean, J-Mean and F-Mean in percent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+
+from cyclecorr.eval.protocols import PropagationProtocol
+
+
+class BaselineRow(NamedTuple):
+    """One row of the table (scores in [0, 1])."""
+
+    method: str
+    protocol: str
+    jf: float
+    j: float
+    f: float
+
+
+class Baseline(NamedTuple):
+    """A method to evaluate: its display name and ``build_eval_encoder`` arguments."""
+
+    name: str
+    encoder_kwargs: dict[str, Any]
+
+
+def default_baselines(
+    ckpt_path: str | Path | None = None, arch: str = "resnet50", stop_at: str | None = "layer3"
+) -> list[Baseline]:
+    """Pixels, random ResNet-18 / ResNet-50 and, when ``ckpt_path`` is given, the checkpoint."""
+    rows = [
+        Baseline("pixels (Lab)", {"kind": "pixels", "color": "lab"}),
+        Baseline("random ResNet-18", {"kind": "random", "arch": "resnet18", "stop_at": "layer4"}),
+        Baseline("random ResNet-50", {"kind": "random", "arch": "resnet50", "stop_at": "layer3"}),
+    ]
+    if ckpt_path is not None:
+        kwargs = {"kind": "checkpoint", "path": ckpt_path, "arch": arch, "stop_at": stop_at}
+        rows.append(Baseline(f"checkpoint {Path(ckpt_path).name} ({arch})", kwargs))
+    return rows
+
+
+def write_copy_first_frame(
+    davis_root: str | Path,
+    out_dir: str | Path,
+    sequences: list[str],
+    resolution: str = "480p",
+) -> None:
+    """Write the first annotation of each sequence as the prediction of every frame."""
+    from cyclecorr.eval.davis_io import (
+        load_sequence,
+        read_annotation,
+        read_palette,
+        write_annotation,
+    )
+
+    for name in sequences:
+        seq = load_sequence(davis_root, name, resolution)
+        first = read_annotation(seq.annotations[0])
+        first[first == 255] = 0  # void is not a prediction
+        palette = read_palette(seq.annotations[0])
+        for path in seq.frames:
+            write_annotation(Path(out_dir) / name / f"{path.stem}.png", first, palette)
+
+
+def _score(
+    davis_root: str | Path, predictions: Path, sequences: list[str], method: str, protocol: str
+) -> BaselineRow:
+    from cyclecorr.eval.davis_scoring import evaluate_sequences
+
+    overall = evaluate_sequences(davis_root, predictions, sequences, progress=False).overall
+    return BaselineRow(method, protocol, overall.jf_mean, overall.j_mean, overall.f_mean)
+
+
+def run_baselines(
+    davis_root: str | Path,
+    out_dir: str | Path,
+    protocols: Mapping[str, PropagationProtocol],
+    baselines: list[Baseline],
+    sequences: list[str] | None = None,
+    split: str = "val",
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> list[BaselineRow]:
+    """Propagate and score every baseline under every protocol.
+
+    Args:
+        davis_root: DAVIS-2017 layout root.
+        out_dir: Predictions go to ``<out_dir>/<method slug>/<protocol>/<seq>/``.
+        protocols: Protocol name -> protocol.
+        baselines: Methods (``default_baselines()``).
+        sequences: Subset of sequences (default: the split's).
+        split: Split list in ``ImageSets/2017``.
+        device: Device for encoding and attention.
+        progress: Show progress bars.
+
+    Returns:
+        Rows, copy-first-frame first.
+    """
+    from cyclecorr.eval.davis_io import list_sequences
+    from cyclecorr.eval.davis_runner import run_davis
+    from cyclecorr.eval.feature_extractors import build_eval_encoder
+
+    names = list(sequences) if sequences else list_sequences(davis_root, split)
+    out = Path(out_dir)
+    write_copy_first_frame(davis_root, out / "copy_first_frame", names)
+    rows = [_score(davis_root, out / "copy_first_frame", names, "copy first frame", "-")]
+    for baseline in baselines:
+        encoder = build_eval_encoder(**baseline.encoder_kwargs).to(device)
+        slug = "".join(c if c.isalnum() else "_" for c in baseline.name.lower())
+        for proto_name, protocol in protocols.items():
+            pred = out / slug / proto_name
+            run_davis(encoder, davis_root, pred, protocol, names, device=device, progress=progress)
+            rows.append(_score(davis_root, pred, names, baseline.name, proto_name))
+    return rows
+
+
+def format_table(rows: list[BaselineRow], title: str) -> str:
+    """Markdown table of the rows, scores in percent with one decimal."""
+    lines = [
+        f"### {title}",
+        "",
+        "| method | protocol | J&F-Mean | J-Mean | F-Mean |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.method} | {row.protocol} | {100 * row.jf:.1f} | {100 * row.j:.1f} | "
+            f"{100 * row.f:.1f} |"
+        )
+    return "\n".join(lines) + "\n"

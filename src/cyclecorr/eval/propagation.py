@@ -1,0 +1,275 @@
+"""Label propagation by nearest neighbours in feature space (METHOD.md section 5).
+
+For a query frame with features ``q`` (C, h, w) and a context of reference frames with features
+``r`` (n, C, h, w) and label distributions ``y`` (n, L, h, w), every query position ``i`` gets
+
+    y_q(i) = sum_{(f, j) in topk(i)} softmax(<q(i), r_f(j)> / temperature) * y_f(j),
+
+with features L2-normalised over channels (cosine similarity). ``topk`` is taken inside each
+context frame (``topk_scope="per_frame"``, the TimeCycle release) or over the whole context
+(``"joint"``, CRW). The softmax is either per context frame, the frames' results then averaged
+(``softmax="per_frame"``), or one softmax over every kept reference (``"joint"``). An optional
+radius (Euclidean distance between feature-cell indices) removes far references from the chosen
+frames before the top-k. Label distributions stay soft between frames; only the output is argmaxed.
+Query positions are processed in chunks so the (n, Q, h*w) similarity block stays bounded.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import deque
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from cyclecorr.eval.protocols import PropagationProtocol
+
+DEFAULT_MAX_ELEMENTS = 2**25  # similarity entries per chunk: 128 MiB in float32
+MAX_RADIUS_TABLE = 2**27  # cache the all-pairs radius mask up to 128 MiB of bools
+
+
+class AttentionSpec(NamedTuple):
+    """The attention rule of a protocol (see ``PropagationProtocol`` for the meaning)."""
+
+    topk: int
+    topk_scope: str
+    temperature: float
+    softmax: str
+    radius: float | None
+
+
+def spec_from_protocol(protocol: PropagationProtocol) -> AttentionSpec:
+    """Extract the attention rule of ``protocol``."""
+    return AttentionSpec(
+        protocol.topk,
+        protocol.topk_scope,
+        protocol.temperature,
+        protocol.softmax,
+        protocol.radius,
+    )
+
+
+def radius_mask(query_index: torch.Tensor, height: int, width: int, radius: float) -> torch.Tensor:
+    """Which reference cells lie within ``radius`` of each query cell.
+
+    Args:
+        query_index: (Q,) int64 flat indices (row-major ``y * width + x``) of query cells.
+        height: Feature-map height ``h``.
+        width: Feature-map width ``w``.
+        radius: Radius in feature cells (Euclidean distance between cell indices, inclusive).
+
+    Returns:
+        (Q, h*w) bool, True where the reference cell is within the radius.
+    """
+    device = query_index.device
+    ys = torch.arange(height, device=device, dtype=torch.float32).repeat_interleave(width)
+    xs = torch.arange(width, device=device, dtype=torch.float32).repeat(height)  # (h*w,) each
+    qy, qx = ys[query_index], xs[query_index]  # (Q,)
+    dist2 = (qy[:, None] - ys[None, :]).square_() + (qx[:, None] - xs[None, :]).square_()
+    return dist2 <= radius**2 + 1e-6  # (Q, h*w)
+
+
+@functools.lru_cache(maxsize=2)
+def _radius_table(height: int, width: int, radius: float, device: torch.device) -> torch.Tensor:
+    """``radius_mask`` for every cell, (h*w, h*w) bool, cached: it is the same for every frame."""
+    return radius_mask(torch.arange(height * width, device=device), height, width, radius)
+
+
+def _far_cells(index: torch.Tensor, height: int, width: int, radius: float) -> torch.Tensor:
+    """(Q, h*w) bool, True where a reference cell is farther than ``radius`` from the query."""
+    if (height * width) ** 2 <= MAX_RADIUS_TABLE:
+        return ~_radius_table(height, width, radius, index.device)[index]
+    return ~radius_mask(index, height, width, radius)
+
+
+def _attend_chunk(sim: torch.Tensor, labels: torch.Tensor, spec: AttentionSpec) -> torch.Tensor:
+    """Top-k + softmax + weighted label sum for one chunk of query positions.
+
+    Args:
+        sim: (Q, n, P) float cosine similarities, -inf where a reference is excluded.
+        labels: (n*P, L) float label distributions of the references, frame-major.
+        spec: Attention rule.
+
+    Returns:
+        (Q, L) float labels of the chunk's query positions.
+    """
+    q, n, p = sim.shape
+    if spec.topk_scope == "per_frame":
+        vals, idx = sim.topk(min(spec.topk, p), dim=2)  # (Q, n, k)
+        idx = idx + torch.arange(n, device=idx.device)[None, :, None] * p  # index into n*P
+        logits = vals / spec.temperature  # only the kept entries are scaled
+        if spec.softmax == "per_frame":
+            weights = logits.softmax(dim=2) / n  # (Q, n, k): average of the frames' results
+        else:
+            weights = logits.reshape(q, -1).softmax(dim=1)  # (Q, n*k)
+        weights, idx = weights.reshape(q, -1), idx.reshape(q, -1)  # (Q, n*k) each
+    else:
+        vals, idx = sim.reshape(q, n * p).topk(min(spec.topk, n * p), dim=1)  # (Q, k)
+        weights = (vals / spec.temperature).softmax(dim=1)  # (Q, k)
+    return torch.einsum("qk,qkl->ql", weights, labels[idx])  # (Q, k) x (Q, k, L) -> (Q, L)
+
+
+def propagate_labels(
+    query: torch.Tensor,
+    refs: torch.Tensor,
+    ref_labels: torch.Tensor,
+    spec: AttentionSpec,
+    radius_frames: torch.Tensor | None = None,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> torch.Tensor:
+    """Propagate the references' labels to one query frame.
+
+    Args:
+        query: (C, h, w) float query features (any scale; L2-normalised here over C).
+        refs: (n, C, h, w) float reference features (L2-normalised here over C).
+        ref_labels: (n, L, h, w) float label distributions of the references.
+        spec: Attention rule (top-k, scope, temperature, softmax, radius).
+        radius_frames: (n,) bool, which references the radius applies to; ``None`` = all.
+            Ignored when ``spec.radius`` is None.
+        max_elements: Bound on the number of similarity entries computed at once; the query
+            positions are split into chunks to respect it.
+
+    Returns:
+        (L, h, w) float labels of the query, on ``query``'s device. With per-frame or joint
+        softmax each position's labels are a convex combination of reference labels.
+    """
+    c, h, w = query.shape
+    n, _, rh, rw = refs.shape
+    if (rh, rw) != (h, w) or ref_labels.shape[0] != n or ref_labels.shape[2:] != (h, w):
+        raise ValueError(
+            "cyclecorr/eval/propagation.py: expected refs (n, C, h, w) and ref_labels (n, L, h, w) "
+            f"matching the query (C, h, w) = {tuple(query.shape)}; got refs {tuple(refs.shape)}, "
+            f"ref_labels {tuple(ref_labels.shape)}. Resize every frame with the same protocol."
+        )
+    qf = F.normalize(query.reshape(c, h * w), dim=0)  # (C, P)
+    rf = F.normalize(refs.reshape(n, c, h * w), dim=1)  # (n, C, P)
+    lab = ref_labels.reshape(n, -1, h * w).to(qf.dtype).permute(0, 2, 1)  # (n, P, L)
+    lab = lab.reshape(n * h * w, -1)  # (n*P, L), frame-major like the flattened similarities
+    which = None
+    if spec.radius is not None:
+        which = torch.ones(n, dtype=torch.bool, device=qf.device)
+        which = which if radius_frames is None else radius_frames.to(qf.device)
+    chunk = max(1, max_elements // max(1, n * h * w))
+    out = []
+    for start in range(0, h * w, chunk):
+        index = torch.arange(start, min(start + chunk, h * w), device=qf.device)
+        sim = torch.einsum("cq,ncp->qnp", qf[:, index], rf)  # (Q, n, P)
+        if spec.radius is not None and which is not None and bool(which.any()):
+            far = _far_cells(index, h, w, spec.radius)  # (Q, P)
+            sim.masked_fill_(far[:, None, :] & which[None, :, None], float("-inf"))  # (Q, n, P)
+        out.append(_attend_chunk(sim, lab, spec))
+    return torch.cat(out, dim=0).T.reshape(-1, h, w)  # (Q_all, L) -> (L, h, w)
+
+
+class LabelPropagator:
+    """Streaming propagation over a video: first frame + a bounded window of recent frames.
+
+    Memory stays bounded by the context size: only the first frame's and the last
+    ``protocol.context`` frames' features and labels are kept, on ``device``.
+
+    Example:
+        >>> prop = LabelPropagator(feats0, labels0, protocol)
+        >>> for feats in later_frames:
+        ...     labels = prop.step(feats)  # (L, h, w)
+    """
+
+    def __init__(
+        self,
+        first_features: torch.Tensor,
+        first_labels: torch.Tensor,
+        protocol: PropagationProtocol,
+        device: torch.device | str = "cpu",
+        max_elements: int = DEFAULT_MAX_ELEMENTS,
+    ) -> None:
+        """Start from the annotated first frame.
+
+        Args:
+            first_features: (C, h, w) float features of the first frame.
+            first_labels: (L, h, w) float label distribution of the first frame (e.g. one-hot).
+            protocol: Context size, first-frame use and attention rule.
+            device: Where features, labels and attention live (``"cuda"`` to use a GPU).
+            max_elements: Similarity entries per chunk (see ``propagate_labels``).
+        """
+        self.protocol = protocol
+        self.spec = spec_from_protocol(protocol)
+        self.device = torch.device(device)
+        self.max_elements = max_elements
+        self.first = (first_features.to(self.device), first_labels.to(self.device).float())
+        self.recent: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=protocol.context)
+
+    def _context(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        frames = list(self.recent)
+        first_in = self.protocol.use_first or not frames
+        if first_in:
+            frames = [self.first, *frames]
+        feats = torch.stack([f for f, _ in frames])  # (n, C, h, w)
+        labels = torch.stack([y for _, y in frames])  # (n, L, h, w)
+        on_radius = torch.ones(len(frames), dtype=torch.bool, device=self.device)
+        if first_in and not self.protocol.radius_on_first:
+            on_radius[0] = False
+        return feats, labels, on_radius
+
+    @torch.no_grad()
+    def step(self, features: torch.Tensor) -> torch.Tensor:
+        """Propagate to the next frame and add it to the context.
+
+        Args:
+            features: (C, h, w) float features of the next frame.
+
+        Returns:
+            (L, h, w) float label distribution of that frame, on ``device``.
+        """
+        features = features.to(self.device)
+        feats, labels, on_radius = self._context()
+        out = propagate_labels(
+            features, feats, labels, self.spec, on_radius, max_elements=self.max_elements
+        )
+        if self.protocol.context > 0:
+            self.recent.append((features, out))
+        return out
+
+
+def labels_at_feature_size(
+    mask: torch.Tensor, num_labels: int, size: tuple[int, int]
+) -> torch.Tensor:
+    """One-hot encode a label map and average it down to the feature grid.
+
+    Args:
+        mask: (H, W) int64 label indices in [0, num_labels).
+        num_labels: Number of labels ``L``.
+        size: Feature-map size ``(h, w)``.
+
+    Returns:
+        (L, h, w) float32 distributions (each position sums to 1): the area-weighted fraction of
+        each label inside the feature cell (adaptive average pooling).
+    """
+    onehot = F.one_hot(mask.long(), num_labels).permute(2, 0, 1).float()  # (L, H, W)
+    small = F.interpolate(onehot[None], size=size, mode="area")[0]  # adaptive average
+    return small / small.sum(dim=0, keepdim=True).clamp_min(1e-8)  # (L, h, w)
+
+
+def upsample_labels(labels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear upsampling (align_corners=False) of label distributions to ``size`` (H, W).
+
+    Args:
+        labels: (L, h, w) float distributions on the feature grid.
+        size: Output ``(H, W)``.
+
+    Returns:
+        (L, H, W) float distributions.
+    """
+    return F.interpolate(labels[None].float(), size=size, mode="bilinear", align_corners=False)[0]
+
+
+def labels_to_mask(labels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Upsample distributions to ``size`` and take the per-pixel argmax.
+
+    Args:
+        labels: (L, h, w) float distributions.
+        size: Output ``(H, W)`` (the original frame size).
+
+    Returns:
+        (H, W) int64 label indices in [0, L).
+    """
+    return upsample_labels(labels, size).argmax(dim=0)

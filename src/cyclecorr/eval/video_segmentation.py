@@ -1,0 +1,153 @@
+"""Semi-supervised video segmentation by label propagation over a stream of frames.
+
+The glue between raw frames and ``LabelPropagator``: each frame (H, W, 3) uint8 is resized per
+the protocol (sides multiples of 8), ImageNet-normalised and encoded on its own (no whole-video
+tensor); the first frame's ids become one-hot distributions averaged onto the feature grid (void
+255 counts as background); every later frame's distributions are upsampled bilinearly to the
+ORIGINAL frame size and argmaxed back to the first frame's ids. Used by the DAVIS runner, the
+``propagate`` CLI, the training-time probe and the benchmark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cyclecorr.eval.propagation import LabelPropagator, labels_at_feature_size, labels_to_mask
+from cyclecorr.eval.protocols import PropagationProtocol
+
+VOID_LABEL = 255
+WHERE = "cyclecorr/eval/video_segmentation.py"
+
+
+class LabelIds(NamedTuple):
+    """The label set of a first-frame mask.
+
+    Attributes:
+        ids: (L,) uint8 object ids, background 0 first, void excluded.
+        positions: (H, W) int64 index into ``ids`` of every pixel (void mapped to background).
+    """
+
+    ids: np.ndarray
+    positions: np.ndarray
+
+
+def label_ids(mask: np.ndarray) -> LabelIds:
+    """Split a first-frame mask (H, W) uint8 into its ids and a per-pixel index into them."""
+    values = np.unique(mask)
+    ids = np.union1d([0], values[values != VOID_LABEL]).astype(np.uint8)  # (L,), 0 first
+    clean = np.where(mask == VOID_LABEL, 0, mask)  # void propagates as background
+    return LabelIds(ids, np.searchsorted(ids, clean).astype(np.int64))
+
+
+def preprocess_frame(
+    frame: np.ndarray, protocol: PropagationProtocol, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """Resize and normalise one frame.
+
+    Args:
+        frame: (H, W, 3) uint8 RGB.
+        protocol: Gives the resized size (multiples of 8).
+        device: Target device.
+
+    Returns:
+        (1, 3, H', W') float32 ImageNet-normalised (antialiased bilinear resize).
+    """
+    from cyclecorr.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise ValueError(
+            f"{WHERE}: expected a (H, W, 3) uint8 RGB frame, found shape {frame.shape} dtype "
+            f"{frame.dtype}; decode frames with cyclecorr.data.readers or davis_io.read_frame"
+        )
+    size = protocol.resized_size(frame.shape[0], frame.shape[1])
+    x = torch.tensor(frame, device=device).permute(2, 0, 1)[None].float() / 255.0  # (1, 3, H, W)
+    x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    mean = torch.tensor(IMAGENET_MEAN, device=device).reshape(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).reshape(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+@torch.no_grad()
+def encode_frame(
+    encoder: nn.Module,
+    frame: np.ndarray,
+    protocol: PropagationProtocol,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Features (C, h, w) of one (H, W, 3) uint8 frame, h = H'/8, w = W'/8."""
+    return encoder(preprocess_frame(frame, protocol, device))[0]
+
+
+def segment_video(
+    encoder: nn.Module,
+    frames: Iterable[np.ndarray],
+    first_mask: np.ndarray,
+    protocol: PropagationProtocol,
+    device: torch.device | str = "cpu",
+) -> Iterator[np.ndarray]:
+    """Propagate the first frame's mask through a stream of frames.
+
+    Args:
+        encoder: Maps (1, 3, H', W') normalised images to (1, C, H'/8, W'/8); in eval mode and on
+            ``device``.
+        frames: Iterable of (H, W, 3) uint8 RGB frames, the annotated first frame included; read
+            lazily, one at a time.
+        first_mask: (H, W) uint8 ids of the first frame (0 background, 255 void).
+        protocol: Resize rule, context and attention rule.
+        device: Device for encoding and attention.
+
+    Yields:
+        (H, W) uint8 predicted ids for every frame after the first, at the frame's own size.
+    """
+    iterator = iter(frames)
+    first = next(iterator, None)
+    if first is None:
+        raise ValueError(f"{WHERE}: segment_video got no frames; pass at least the first frame")
+    if first.shape[:2] != first_mask.shape:
+        raise ValueError(
+            f"{WHERE}: the first mask is {first_mask.shape[1]}x{first_mask.shape[0]} but the "
+            f"frames are {first.shape[1]}x{first.shape[0]}; resize the mask (nearest) first"
+        )
+    labels = label_ids(first_mask)
+    feats = encode_frame(encoder, first, protocol, device)  # (C, h, w)
+    onehot = labels_at_feature_size(
+        torch.from_numpy(labels.positions).to(feats.device),
+        len(labels.ids),
+        (feats.shape[1], feats.shape[2]),
+    )  # (L, h, w)
+    propagator = LabelPropagator(feats, onehot, protocol, device=feats.device)
+    for frame in iterator:
+        dist = propagator.step(encode_frame(encoder, frame, protocol, device))  # (L, h, w)
+        index = labels_to_mask(dist, (frame.shape[0], frame.shape[1])).cpu().numpy()  # (H, W)
+        yield labels.ids[index]
+
+
+def read_rgb_frames(paths: Iterable[str | Path]) -> Iterator[np.ndarray]:
+    """Decode image files one at a time as (H, W, 3) uint8 RGB."""
+    from PIL import Image
+
+    for path in paths:
+        with Image.open(path) as image:
+            yield np.asarray(image.convert("RGB"))
+
+
+def overlay_mask(
+    frame: np.ndarray, mask: np.ndarray, palette: list[int], alpha: float = 0.5
+) -> np.ndarray:
+    """Blend palette colours of ``mask`` (H, W) ids into ``frame`` (H, W, 3) uint8 (0 left as is).
+
+    Returns:
+        (H, W, 3) uint8 image.
+    """
+    colours = np.asarray(palette[:768], dtype=np.float32).reshape(-1, 3)[mask]  # (H, W, 3)
+    blended = frame.astype(np.float32)
+    fg = mask > 0
+    blended[fg] = (1 - alpha) * blended[fg] + alpha * colours[fg]
+    return blended.round().clip(0, 255).astype(np.uint8)

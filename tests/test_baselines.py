@@ -1,0 +1,40 @@
+"""The DAVIS baselines table (cyclecorr.eval.baselines)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cyclecorr.eval import baselines
+from cyclecorr.eval.protocols import get_protocol
+from test_evaluate import make_davis_tree
+
+
+def test_baselines_table(tmp_path: Path) -> None:
+    root = tmp_path / "davis"
+    make_davis_tree(root, num_videos=1, num_frames=4)
+    rows = baselines.run_baselines(
+        root,
+        tmp_path / "b",
+        {"timecycle": get_protocol("timecycle", size=32), "crw": get_protocol("crw", size=32)},
+        [baselines.Baseline("pixels", {"kind": "pixels"})],
+        progress=False,
+    )
+    assert [(r.method, r.protocol) for r in rows] == [
+        ("copy first frame", "-"),
+        ("pixels", "timecycle"),
+        ("pixels", "crw"),
+    ]
+    assert all(0.0 <= r.jf <= 1.0 and r.jf == pytest.approx((r.j + r.f) / 2) for r in rows)
+    table = baselines.format_table(rows, "t")
+    assert table.count("\n|") == 5 and "| copy first frame | - |" in table
+
+
+def test_default_baselines_add_the_checkpoint_row() -> None:
+    names = [b.name for b in baselines.default_baselines()]
+    assert names == ["pixels (Lab)", "random ResNet-18", "random ResNet-50"]
+    with_ckpt = baselines.default_baselines("/x/last.ckpt", "resnet18", "layer4")
+    assert with_ckpt[-1].encoder_kwargs == {
+        "kind": "checkpoint", "path": "/x/last.ckpt", "arch": "resnet18", "stop_at": "layer4",
+    }  # fmt: skip

@@ -1,0 +1,192 @@
+"""Golden tests for label propagation (cyclecorr.eval.propagation) and protocol presets."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from cyclecorr.eval.keypoint_runner import heatmaps_to_keypoints, keypoints_to_heatmaps
+from cyclecorr.eval.propagation import (
+    AttentionSpec,
+    LabelPropagator,
+    labels_at_feature_size,
+    labels_to_mask,
+    propagate_labels,
+    radius_mask,
+)
+from cyclecorr.eval.protocols import PRESETS, PropagationProtocol, get_protocol
+
+
+def _random_feats(gen: torch.Generator, n: int, c: int = 64, h: int = 9, w: int = 11):
+    return torch.randn(n, c, h, w, generator=gen)
+
+
+def _random_labels(gen: torch.Generator, n: int, num: int = 4, h: int = 9, w: int = 11):
+    idx = torch.randint(0, num, (n, h, w), generator=gen)
+    return torch.nn.functional.one_hot(idx, num).permute(0, 3, 1, 2).float()  # (n, L, h, w)
+
+
+SPECS = [
+    AttentionSpec(1, "per_frame", 0.05, "per_frame", None),
+    AttentionSpec(5, "per_frame", 1e-3, "per_frame", None),
+    AttentionSpec(5, "per_frame", 1e-3, "joint", None),
+    AttentionSpec(10, "joint", 1e-3, "joint", 3.0),
+]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_identity_query_equal_to_reference_reproduces_labels(spec: AttentionSpec) -> None:
+    gen = torch.Generator().manual_seed(0)
+    feats, labels = _random_feats(gen, 1), _random_labels(gen, 1)
+    out = propagate_labels(feats[0], feats, labels, spec)
+    assert out.shape == labels[0].shape
+    torch.testing.assert_close(out, labels[0], atol=1e-6, rtol=0)
+
+
+def test_known_shift_moves_labels_by_the_shift() -> None:
+    gen = torch.Generator().manual_seed(1)
+    ref, labels = _random_feats(gen, 1, h=12, w=12), _random_labels(gen, 1, h=12, w=12)
+    dy, dx = 2, -3
+    query = torch.roll(ref[0], shifts=(dy, dx), dims=(1, 2))
+    spec = AttentionSpec(1, "per_frame", 0.07, "per_frame", None)
+    out = propagate_labels(query, ref, labels, spec)
+    torch.testing.assert_close(out, torch.roll(labels[0], shifts=(dy, dx), dims=(1, 2)))
+
+
+def test_radius_excludes_far_matches() -> None:
+    gen = torch.Generator().manual_seed(2)
+    ref, labels = _random_feats(gen, 1, h=12, w=12), _random_labels(gen, 1, h=12, w=12)
+    query = torch.roll(ref[0], shifts=(0, 5), dims=(1, 2))  # true matches 5 cells away
+    far = propagate_labels(query, ref, labels, AttentionSpec(1, "per_frame", 0.07, "joint", None))
+    near = propagate_labels(query, ref, labels, AttentionSpec(1, "per_frame", 0.07, "joint", 2.0))
+    # Without a radius the shifted labels are found; with radius 2 the 5-cell matches are banned.
+    torch.testing.assert_close(far, torch.roll(labels[0], shifts=(0, 5), dims=(1, 2)))
+    assert not torch.equal(near, far)
+    # A frame exempt from the radius (like CRW's first frame) still finds them.
+    exempt = propagate_labels(
+        query, ref, labels, AttentionSpec(1, "per_frame", 0.07, "joint", 2.0), torch.tensor([False])
+    )
+    torch.testing.assert_close(exempt, far)
+
+
+def test_radius_mask_hand_computed() -> None:
+    mask = radius_mask(torch.tensor([4]), 3, 3, 1.0)  # centre of a 3x3 grid
+    expected = torch.tensor([[0, 1, 0, 1, 1, 1, 0, 1, 0]], dtype=torch.bool)
+    assert torch.equal(mask, expected)
+    assert radius_mask(torch.tensor([4]), 3, 3, 1.5).all()
+
+
+def test_top1_equals_nearest_neighbour_over_context() -> None:
+    gen = torch.Generator().manual_seed(3)
+    refs, labels = _random_feats(gen, 3, c=8), _random_labels(gen, 3)
+    query = torch.randn(8, 9, 11, generator=gen)
+    out = propagate_labels(query, refs, labels, AttentionSpec(1, "joint", 0.07, "joint", None))
+    qn = torch.nn.functional.normalize(query.reshape(8, -1), dim=0)  # (C, P)
+    rn = torch.nn.functional.normalize(refs.reshape(3, 8, -1), dim=1)  # (n, C, P)
+    sim = torch.einsum("cq,ncp->qnp", qn, rn).reshape(qn.shape[1], -1)  # (P, n*P)
+    best = sim.argmax(dim=1)
+    flat_labels = labels.permute(0, 2, 3, 1).reshape(-1, labels.shape[1])  # (n*P, L)
+    expected = flat_labels[best].T.reshape(labels.shape[1:])
+    torch.testing.assert_close(out, expected)
+
+
+def test_per_frame_softmax_hand_computed() -> None:
+    # 1 query position, 2 frames of 2 positions, 1-d features; per-frame top-2 softmax, averaged.
+    refs = torch.tensor([[1.0, -1.0], [1.0, 1.0]]).reshape(2, 1, 1, 2)
+    labels = torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]]).reshape(2, 1, 1, 2)  # L=1
+    query = torch.ones(1, 1, 2)  # (C=1, h=1, w=2), both positions have feature +1
+    out = propagate_labels(
+        query, refs, labels, AttentionSpec(2, "per_frame", 1.0, "per_frame", None)
+    )
+    e = torch.exp(torch.tensor(2.0))
+    frame0 = (e * 1.0 + 1.0 * 0.0) / (e + 1.0)  # sims +1, -1 -> weights e^1, e^-1
+    frame1 = 0.5 * 0.0 + 0.5 * 1.0
+    expected = torch.full((1, 1, 2), float((frame0 + frame1) / 2))
+    torch.testing.assert_close(out, expected)
+
+
+def test_chunking_does_not_change_the_result() -> None:
+    gen = torch.Generator().manual_seed(4)
+    refs, labels = _random_feats(gen, 3, c=16), _random_labels(gen, 3)
+    query = torch.randn(16, 9, 11, generator=gen)
+    spec = AttentionSpec(5, "joint", 0.07, "joint", 3.0)
+    whole = propagate_labels(query, refs, labels, spec)
+    chunked = propagate_labels(query, refs, labels, spec, max_elements=3 * 99 * 7)
+    torch.testing.assert_close(whole, chunked)
+    torch.testing.assert_close(whole.sum(0), torch.ones(9, 11))
+
+
+def test_streaming_propagator_keeps_bounded_context_and_tracks_a_shift() -> None:
+    gen = torch.Generator().manual_seed(5)
+    feats0, labels0 = _random_feats(gen, 1, h=10, w=10), _random_labels(gen, 1, h=10, w=10)
+    proto = dataclasses.replace(PRESETS["crw"], context=2, topk=1, radius=2.0)
+    prop = LabelPropagator(feats0[0], labels0[0], proto)
+    for t in range(1, 6):
+        out = prop.step(torch.roll(feats0[0], shifts=(0, t), dims=(1, 2)))
+        torch.testing.assert_close(out, torch.roll(labels0[0], shifts=(0, t), dims=(1, 2)))
+        assert len(prop.recent) == min(t, 2)
+
+
+def test_labels_at_feature_size_and_back() -> None:
+    mask = torch.zeros(32, 32, dtype=torch.long)
+    mask[8:24, 8:24] = 2
+    small = labels_at_feature_size(mask, 3, (4, 4))
+    assert small.shape == (3, 4, 4)
+    torch.testing.assert_close(small.sum(0), torch.ones(4, 4))
+    assert small[2, 1:3, 1:3].min() == 1.0 and small[2, 0, 0] == 0.0
+    # Bilinear upsampling + argmax recovers straight cell-aligned boundaries exactly (corners of
+    # a box get rounded by bilinear interpolation, so use a half-plane).
+    mask = torch.zeros(32, 32, dtype=torch.long)
+    mask[:, 16:] = 2
+    small = labels_at_feature_size(mask, 3, (4, 4))
+    assert torch.equal(labels_to_mask(small, (32, 32)), mask)
+
+
+def test_protocol_presets_and_overrides() -> None:
+    tc, crw = PRESETS["timecycle"], PRESETS["crw"]
+    assert (tc.size, tc.context, tc.topk, tc.radius) == (320, 7, 5, None)
+    assert tc.temperature == pytest.approx(512**-0.5)
+    assert (crw.context, crw.topk, crw.topk_scope, crw.radius, crw.radius_on_first) == (
+        20,
+        10,
+        "joint",
+        12.0,
+        False,
+    )
+    assert tc.resized_size(480, 854) == (320, 320)
+    assert crw.resized_size(480, 854) == (480, 856) and crw.feature_size(480, 854) == (60, 107)
+    assert get_protocol("crw", radius=None, topk=3).radius is None
+    with pytest.raises(ValueError, match="unknown protocol field"):
+        get_protocol("crw", topK=3)
+    with pytest.raises(ValueError, match="ill-defined"):
+        PropagationProtocol(topk_scope="joint", softmax="per_frame")
+
+
+@pytest.mark.parametrize("readout", ["argmax", "soft_argmax"])
+def test_keypoint_heatmaps_round_trip(readout: str) -> None:
+    # 64x96 image, 8x12 grid: cell (j, i) centre is pixel (8 j + 3.5, 8 i + 3.5).
+    points = np.array([[3.5, 3.5], [51.5, 27.5], [91.5, 59.5]])
+    visible = np.array([True, True, False])
+    maps = keypoints_to_heatmaps(points, visible, (64, 96), (8, 12), sigma=0.5)
+    assert maps.shape == (3, 8, 12)
+    torch.testing.assert_close(maps.sum(dim=(1, 2)), torch.tensor([1.0, 1.0, 0.0]))
+    back = heatmaps_to_keypoints(maps[:2], (64, 96), readout)  # type: ignore[arg-type]
+    if readout == "argmax":
+        np.testing.assert_allclose(back, points[:2])
+    else:  # symmetric Gaussian away from borders: exact; at the corner pulled inwards
+        np.testing.assert_allclose(back[1], points[1], atol=1e-6)
+
+
+def test_keypoints_follow_a_known_feature_shift() -> None:
+    gen = torch.Generator().manual_seed(6)
+    feats = torch.randn(32, 8, 12, generator=gen)
+    points = np.array([[27.5, 19.5]])  # cell (x=3, y=2) of a 64x96 image
+    maps = keypoints_to_heatmaps(points, np.array([True]), (64, 96), (8, 12), sigma=0.5)
+    spec = AttentionSpec(1, "per_frame", 0.07, "joint", None)
+    out = propagate_labels(
+        torch.roll(feats, shifts=(1, 2), dims=(1, 2)), feats[None], maps[None], spec
+    )
+    np.testing.assert_allclose(heatmaps_to_keypoints(out, (64, 96)), [[27.5 + 16, 19.5 + 8]])
