@@ -12,7 +12,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from cyclecorr.evaluate import run
+from cyclecorr.evaluate import baseline_protocols, run
 from cyclecorr.utils.config import CONF_DIR, register_resolvers
 
 DATA_DIR = Path(os.environ.get("CYCLECORR_DATA", CONF_DIR.parent.parent / "shared" / "data"))
@@ -84,6 +84,18 @@ def test_scoring_only_mode_perfect_predictions(tmp_path: Path) -> None:
     metrics = run(cfg)
     assert metrics["jf_mean"] == pytest.approx(1.0)
     assert read_global(out / "global_results-val.csv")["J-Mean"] == pytest.approx(1.0)
+
+
+def test_baselines_protocols_choose_the_presets() -> None:
+    cfg = compose_eval([])
+    assert list(baseline_protocols(list(cfg.baselines_protocols))) == ["timecycle", "crw"]
+    chosen = baseline_protocols(
+        list(compose_eval(["baselines_protocols=[crw]"]).baselines_protocols)
+    )
+    assert list(chosen) == ["crw"] and chosen["crw"].radius == 12.0
+    for bad in (["crw", "crw"], ["CRW"], []):
+        with pytest.raises(ValueError, match="baselines_protocols"):
+            baseline_protocols(bad)
 
 
 def test_evaluate_synthetic_random_resnet18(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from cyclecorr.eval.propagation import (
     labels_at_feature_size,
     labels_to_mask,
     propagate_labels,
+    propagate_labels_dense,
     radius_mask,
 )
 from cyclecorr.eval.protocols import PRESETS, PropagationProtocol, get_protocol
@@ -117,6 +118,36 @@ def test_chunking_does_not_change_the_result() -> None:
     chunked = propagate_labels(query, refs, labels, spec, max_elements=3 * 99 * 7)
     torch.testing.assert_close(whole, chunked)
     torch.testing.assert_close(whole.sum(0), torch.ones(9, 11))
+
+
+WINDOW_CASES = [
+    # CRW-like: joint top-k over a dense first frame + radius frames (radius_frames[0] False).
+    (AttentionSpec(10, "joint", 0.07, "joint", 3.0), [False, True, True, True, True]),
+    (AttentionSpec(10, "joint", 0.07, "joint", 2.5), None),  # radius on every frame
+    (AttentionSpec(5, "per_frame", 0.05, "per_frame", 3.0), [False, True, True]),
+    (AttentionSpec(40, "per_frame", 0.05, "joint", 3.0), [True, False, True]),  # k > disk size
+    (AttentionSpec(3, "per_frame", 0.1, "joint", 1.0), None),  # 5-cell disks, clipped at borders
+]
+
+
+@pytest.mark.parametrize(("spec", "on_radius"), WINDOW_CASES)
+def test_windowed_radius_equals_dense_masked(spec: AttentionSpec, on_radius: list | None) -> None:
+    gen = torch.Generator().manual_seed(7)
+    n = 5 if on_radius is None else len(on_radius)
+    refs = _random_feats(gen, n, c=16, h=13, w=17)
+    labels = torch.rand(n, 3, 13, 17, generator=gen)
+    labels = labels / labels.sum(dim=1, keepdim=True)  # soft, like propagated frames
+    query = torch.randn(16, 13, 17, generator=gen)
+    which = None if on_radius is None else torch.tensor(on_radius)
+    dense = propagate_labels_dense(query, refs, labels, spec, which)
+    # Small max_elements forces 2x2, 3x3 or 1x1 tiles: tile borders must not change the result.
+    for max_elements in (2**25, 3000, 1):
+        windowed = propagate_labels(query, refs, labels, spec, which, max_elements=max_elements)
+        torch.testing.assert_close(windowed, dense, atol=1e-5, rtol=0)
+    torch.testing.assert_close(dense.sum(0), torch.ones(13, 17))
+    # The radius matters here (else the test could not fail): no radius gives another answer.
+    free = propagate_labels_dense(query, refs, labels, spec._replace(radius=None))
+    assert (free - dense).abs().max() > 1e-2
 
 
 def test_streaming_propagator_keeps_bounded_context_and_tracks_a_shift() -> None:

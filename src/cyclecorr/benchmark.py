@@ -3,7 +3,8 @@
 ``python -m cyclecorr.benchmark propagation --protocol crw --device cpu --davis-root <root>
 [--arch resnet18] [--sequence blackswan] [--max-frames 30]`` propagates one sequence with a
 randomly initialised encoder (speed does not depend on the weights), and prints frames/s
-(encoding + propagation + upsampling, frame decoding excluded) and peak memory: the process's
+(encoding + propagation + upsampling, frame decoding excluded), the seconds per frame spent in
+propagation alone (``LabelPropagator.step``) and in encoding alone, and peak memory: the process's
 peak resident set size (``VmHWM`` from ``/proc/self/status``) on CPU, and
 ``torch.cuda.max_memory_allocated`` on CUDA. A plain argparse CLI: it builds nothing from config.
 """
@@ -31,11 +32,16 @@ def peak_rss_mib() -> float:
 
 
 def bench_propagation(args: argparse.Namespace) -> dict[str, float]:
-    """Propagate one DAVIS sequence; returns frames/s and peak memory."""
+    """Propagate one DAVIS sequence; returns frames/s, per-stage seconds/frame and peak memory.
+
+    Mirrors ``segment_video`` stage by stage so that encoding and propagation are timed apart
+    (on CUDA each stage is synchronised before its clock stops).
+    """
     from cyclecorr.eval.davis_io import load_sequence, read_annotation, read_frame
     from cyclecorr.eval.feature_extractors import build_eval_encoder
+    from cyclecorr.eval.propagation import LabelPropagator, labels_at_feature_size, labels_to_mask
     from cyclecorr.eval.protocols import get_protocol
-    from cyclecorr.eval.video_segmentation import segment_video
+    from cyclecorr.eval.video_segmentation import encode_frame, label_ids
 
     device = resolve_device(args.device)
     protocol = get_protocol(args.protocol)
@@ -45,11 +51,30 @@ def bench_propagation(args: argparse.Namespace) -> dict[str, float]:
     first = read_annotation(seq.annotations[0])
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    start = time.perf_counter()
-    count = sum(1 for _ in segment_video(encoder, frames, first, protocol, device))
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    seconds = time.perf_counter() - start
+
+    def clock() -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter()
+
+    start = clock()
+    ids = label_ids(first)
+    feats = encode_frame(encoder, frames[0], protocol, device)  # (C, h, w)
+    onehot = labels_at_feature_size(
+        torch.from_numpy(ids.positions).to(device), len(ids.ids), (feats.shape[1], feats.shape[2])
+    )  # (L, h, w)
+    propagator = LabelPropagator(feats, onehot, protocol, device=device)
+    encode_s = propagate_s = 0.0
+    for frame in frames[1:]:
+        t0 = clock()
+        feats = encode_frame(encoder, frame, protocol, device)
+        t1 = clock()
+        dist = propagator.step(feats)  # (L, h, w)
+        t2 = clock()
+        ids.ids[labels_to_mask(dist, frame.shape[:2]).cpu().numpy()]  # (H, W) ids, as segment_video
+        encode_s, propagate_s = encode_s + t1 - t0, propagate_s + t2 - t1
+    seconds = clock() - start
+    count = max(0, len(frames) - 1)
     peak = (
         torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else peak_rss_mib()
     )
@@ -57,6 +82,8 @@ def bench_propagation(args: argparse.Namespace) -> dict[str, float]:
     return {
         "frames": count,
         "frames_per_second": count / seconds,
+        "encode_seconds_per_frame": encode_s / max(1, count),
+        "propagate_seconds_per_frame": propagate_s / max(1, count),
         "peak_memory_mib": peak,
         "resized_height": h,
         "resized_width": w,
@@ -84,9 +111,11 @@ def main(argv: list[str] | None = None) -> None:
     result = bench_propagation(args)
     where = f"{args.sequence} ({result['resized_width']}x{result['resized_height']})"
     print(f"propagation {args.protocol} {args.arch} on {args.device}, {where}:")
-    print(f"  frames:        {result['frames']}")
-    print(f"  frames/s:      {result['frames_per_second']:.2f}")
-    print(f"  peak memory:   {result['peak_memory_mib']:.0f} MiB")
+    print(f"  frames:            {result['frames']}")
+    print(f"  frames/s:          {result['frames_per_second']:.2f}")
+    print(f"  encode s/frame:    {result['encode_seconds_per_frame']:.3f}")
+    print(f"  propagate s/frame: {result['propagate_seconds_per_frame']:.3f}")
+    print(f"  peak memory:       {result['peak_memory_mib']:.0f} MiB")
 
 
 if __name__ == "__main__":

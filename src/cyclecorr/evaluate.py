@@ -6,8 +6,9 @@ propagates, scores and writes into the Hydra run folder: ``predictions/``, the o
 ``global_results-val.csv`` / ``per-sequence_results-val.csv``, ``metrics.json`` and
 ``config_resolved.yaml``. ``eval.predictions=<folder>`` scores existing predictions with no model;
 ``eval=synthetic`` first writes held-out generated videos in DAVIS layout into the run folder;
-``baselines=true`` writes and prints the DAVIS baselines table (``baselines.md``). ``eval=jhmdb``
-reports PCK@alpha and ``eval=vip`` mIoU in ``metrics.json``.
+``baselines=true`` writes and prints the DAVIS baselines table (``baselines.md``) for the presets
+in ``baselines_protocols``. ``eval=jhmdb`` reports PCK@alpha and ``eval=vip`` mIoU in
+``metrics.json``.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from cyclecorr.utils.config import CONF_DIR, register_resolvers
+
+if TYPE_CHECKING:
+    from cyclecorr.eval.protocols import PropagationProtocol
 
 register_resolvers()
 log = logging.getLogger(__name__)
@@ -111,10 +115,26 @@ def evaluate_davis(cfg: DictConfig, out_dir: Path, device: torch.device) -> dict
     return metrics
 
 
-def evaluate_baselines(cfg: DictConfig, out_dir: Path, device: torch.device) -> dict[str, Any]:
-    """Write ``baselines.md`` (both protocol presets) and print it; returns the rows."""
-    from cyclecorr.eval.baselines import default_baselines, format_table, run_baselines
+def baseline_protocols(names: list[str]) -> dict[str, PropagationProtocol]:
+    """The protocol presets named in ``baselines_protocols``, in the given order.
+
+    Raises:
+        ValueError: An unknown or repeated name, or an empty list.
+    """
     from cyclecorr.eval.protocols import PRESETS
+
+    unknown = [n for n in names if n not in PRESETS]
+    if unknown or not names or len(set(names)) != len(names):
+        raise ValueError(
+            f"cyclecorr/evaluate.py: baselines_protocols must be distinct preset names from "
+            f"{sorted(PRESETS)}, got {list(names)}; e.g. baselines_protocols=[crw]"
+        )
+    return {n: PRESETS[n] for n in names}
+
+
+def evaluate_baselines(cfg: DictConfig, out_dir: Path, device: torch.device) -> dict[str, Any]:
+    """Write ``baselines.md`` (presets of ``baselines_protocols``) and print it; returns rows."""
+    from cyclecorr.eval.baselines import default_baselines, format_table, run_baselines
 
     if cfg.eval.name == "synthetic":
         write_synthetic(cfg.eval, cfg.progress)
@@ -122,7 +142,7 @@ def evaluate_baselines(cfg: DictConfig, out_dir: Path, device: torch.device) -> 
     rows = run_baselines(
         cfg.eval.root,
         out_dir / "baselines",
-        PRESETS,
+        baseline_protocols(list(cfg.baselines_protocols)),
         default_baselines(cfg.ckpt_path, arch, stop_at),
         sequences=list(cfg.eval.sequences) if cfg.eval.sequences else None,
         split=cfg.eval.split,

@@ -10,8 +10,10 @@ context frame (``topk_scope="per_frame"``, the TimeCycle release) or over the wh
 (``"joint"``, CRW). The softmax is either per context frame, the frames' results then averaged
 (``softmax="per_frame"``), or one softmax over every kept reference (``"joint"``). An optional
 radius (Euclidean distance between feature-cell indices) removes far references from the chosen
-frames before the top-k. Label distributions stay soft between frames; only the output is argmaxed.
-Query positions are processed in chunks so the (n, Q, h*w) similarity block stays bounded.
+frames before the top-k; those frames are only attended inside each query's window
+(``local_attention``), the others densely. Label distributions stay soft between frames; only the
+output is argmaxed. Query positions are processed in chunks (tiles) so the similarity block stays
+bounded.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from cyclecorr.eval.local_attention import combine, select, windowed_propagation
 from cyclecorr.eval.protocols import PropagationProtocol
 
 DEFAULT_MAX_ELEMENTS = 2**25  # similarity entries per chunk: 128 MiB in float32
@@ -83,57 +86,10 @@ def _far_cells(index: torch.Tensor, height: int, width: int, radius: float) -> t
     return ~radius_mask(index, height, width, radius)
 
 
-def _attend_chunk(sim: torch.Tensor, labels: torch.Tensor, spec: AttentionSpec) -> torch.Tensor:
-    """Top-k + softmax + weighted label sum for one chunk of query positions.
-
-    Args:
-        sim: (Q, n, P) float cosine similarities, -inf where a reference is excluded.
-        labels: (n*P, L) float label distributions of the references, frame-major.
-        spec: Attention rule.
-
-    Returns:
-        (Q, L) float labels of the chunk's query positions.
-    """
-    q, n, p = sim.shape
-    if spec.topk_scope == "per_frame":
-        vals, idx = sim.topk(min(spec.topk, p), dim=2)  # (Q, n, k)
-        idx = idx + torch.arange(n, device=idx.device)[None, :, None] * p  # index into n*P
-        logits = vals / spec.temperature  # only the kept entries are scaled
-        if spec.softmax == "per_frame":
-            weights = logits.softmax(dim=2) / n  # (Q, n, k): average of the frames' results
-        else:
-            weights = logits.reshape(q, -1).softmax(dim=1)  # (Q, n*k)
-        weights, idx = weights.reshape(q, -1), idx.reshape(q, -1)  # (Q, n*k) each
-    else:
-        vals, idx = sim.reshape(q, n * p).topk(min(spec.topk, n * p), dim=1)  # (Q, k)
-        weights = (vals / spec.temperature).softmax(dim=1)  # (Q, k)
-    return torch.einsum("qk,qkl->ql", weights, labels[idx])  # (Q, k) x (Q, k, L) -> (Q, L)
-
-
-def propagate_labels(
-    query: torch.Tensor,
-    refs: torch.Tensor,
-    ref_labels: torch.Tensor,
-    spec: AttentionSpec,
-    radius_frames: torch.Tensor | None = None,
-    max_elements: int = DEFAULT_MAX_ELEMENTS,
-) -> torch.Tensor:
-    """Propagate the references' labels to one query frame.
-
-    Args:
-        query: (C, h, w) float query features (any scale; L2-normalised here over C).
-        refs: (n, C, h, w) float reference features (L2-normalised here over C).
-        ref_labels: (n, L, h, w) float label distributions of the references.
-        spec: Attention rule (top-k, scope, temperature, softmax, radius).
-        radius_frames: (n,) bool, which references the radius applies to; ``None`` = all.
-            Ignored when ``spec.radius`` is None.
-        max_elements: Bound on the number of similarity entries computed at once; the query
-            positions are split into chunks to respect it.
-
-    Returns:
-        (L, h, w) float labels of the query, on ``query``'s device. With per-frame or joint
-        softmax each position's labels are a convex combination of reference labels.
-    """
+def _flatten_inputs(
+    query: torch.Tensor, refs: torch.Tensor, ref_labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Check shapes; return unit-norm (C, P) queries, (n, C, P) references, (n*P, L) labels."""
     c, h, w = query.shape
     n, _, rh, rw = refs.shape
     if (rh, rw) != (h, w) or ref_labels.shape[0] != n or ref_labels.shape[2:] != (h, w):
@@ -146,20 +102,100 @@ def propagate_labels(
     rf = F.normalize(refs.reshape(n, c, h * w), dim=1)  # (n, C, P)
     lab = ref_labels.reshape(n, -1, h * w).to(qf.dtype).permute(0, 2, 1)  # (n, P, L)
     lab = lab.reshape(n * h * w, -1)  # (n*P, L), frame-major like the flattened similarities
-    which = None
-    if spec.radius is not None:
-        which = torch.ones(n, dtype=torch.bool, device=qf.device)
-        which = which if radius_frames is None else radius_frames.to(qf.device)
+    return qf, rf, lab
+
+
+def _radius_frames(
+    spec: AttentionSpec, n: int, radius_frames: torch.Tensor | None, device: torch.device
+) -> torch.Tensor:
+    """(n,) bool frames the radius restricts (all False without a radius)."""
+    if spec.radius is None:
+        return torch.zeros(n, dtype=torch.bool, device=device)
+    if radius_frames is None:
+        return torch.ones(n, dtype=torch.bool, device=device)
+    return radius_frames.to(device=device, dtype=torch.bool)
+
+
+def propagate_labels(
+    query: torch.Tensor,
+    refs: torch.Tensor,
+    ref_labels: torch.Tensor,
+    spec: AttentionSpec,
+    radius_frames: torch.Tensor | None = None,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> torch.Tensor:
+    """Propagate the references' labels to one query frame.
+
+    Frames restricted by a radius are attended only inside each query's (2R+1)^2 window
+    (``local_attention.windowed_propagation``); the result equals ``propagate_labels_dense`` up to
+    float rounding, at a cost that no longer grows with ``(h w)^2`` for those frames.
+
+    Args:
+        query: (C, h, w) float query features (any scale; L2-normalised here over C).
+        refs: (n, C, h, w) float reference features (L2-normalised here over C).
+        ref_labels: (n, L, h, w) float label distributions of the references.
+        spec: Attention rule (top-k, scope, temperature, softmax, radius).
+        radius_frames: (n,) bool, which references the radius applies to; ``None`` = all.
+            Ignored when ``spec.radius`` is None.
+        max_elements: Bound on the number of similarity entries computed at once; the query
+            positions are split into chunks (or tiles) to respect it.
+
+    Returns:
+        (L, h, w) float labels of the query, on ``query``'s device. With per-frame or joint
+        softmax each position's labels are a convex combination of reference labels.
+    """
+    h, w = query.shape[1:]
+    qf, rf, lab = _flatten_inputs(query, refs, ref_labels)
+    which = _radius_frames(spec, rf.shape[0], radius_frames, qf.device)
+    if not bool(which.any()):
+        out = _dense_attention(qf, rf, lab, spec, which, (h, w), max_elements)
+    else:
+        out = windowed_propagation(qf, rf, lab, spec, which, (h, w), max_elements)
+    return out.T.reshape(-1, h, w)  # (P, L) -> (L, h, w)
+
+
+def propagate_labels_dense(
+    query: torch.Tensor,
+    refs: torch.Tensor,
+    ref_labels: torch.Tensor,
+    spec: AttentionSpec,
+    radius_frames: torch.Tensor | None = None,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> torch.Tensor:
+    """``propagate_labels`` computed over all query/reference pairs, the radius as a mask.
+
+    The golden reference for the windowed path: O(n (h w)^2) similarities whatever the radius.
+    Arguments and result as in ``propagate_labels``.
+    """
+    h, w = query.shape[1:]
+    qf, rf, lab = _flatten_inputs(query, refs, ref_labels)
+    which = _radius_frames(spec, rf.shape[0], radius_frames, qf.device)
+    out = _dense_attention(qf, rf, lab, spec, which, (h, w), max_elements)
+    return out.T.reshape(-1, h, w)  # (P, L) -> (L, h, w)
+
+
+def _dense_attention(
+    qf: torch.Tensor,
+    rf: torch.Tensor,
+    lab: torch.Tensor,
+    spec: AttentionSpec,
+    which: torch.Tensor,
+    size: tuple[int, int],
+    max_elements: int,
+) -> torch.Tensor:
+    """All-pairs attention in chunks of query rows; (C, P), (n, C, P), (n*P, L) -> (P, L)."""
+    (h, w), n = size, rf.shape[0]
+    index_all = torch.arange(n * h * w, device=qf.device).reshape(n, h * w)  # (n, P)
     chunk = max(1, max_elements // max(1, n * h * w))
     out = []
     for start in range(0, h * w, chunk):
         index = torch.arange(start, min(start + chunk, h * w), device=qf.device)
         sim = torch.einsum("cq,ncp->qnp", qf[:, index], rf)  # (Q, n, P)
-        if spec.radius is not None and which is not None and bool(which.any()):
+        if spec.radius is not None and bool(which.any()):
             far = _far_cells(index, h, w, spec.radius)  # (Q, P)
             sim.masked_fill_(far[:, None, :] & which[None, :, None], float("-inf"))  # (Q, n, P)
-        out.append(_attend_chunk(sim, lab, spec))
-    return torch.cat(out, dim=0).T.reshape(-1, h, w)  # (Q_all, L) -> (L, h, w)
+        out.append(combine([select(sim, index_all, spec)], lab, spec, n))  # (Q, L)
+    return torch.cat(out, dim=0)  # (P, L)
 
 
 class LabelPropagator:

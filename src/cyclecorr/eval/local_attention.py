@@ -1,0 +1,220 @@
+"""Radius-restricted label propagation computed on local windows only (METHOD.md section 5).
+
+With a radius ``r`` (Euclidean distance between feature-cell indices, inclusive) a query cell
+``(y, x)`` can only attend to reference cells ``(y', x')`` with ``(y - y')^2 + (x - x')^2 <= r^2``,
+all inside the (2R+1)x(2R+1) window, ``R = floor(r)``. Instead of all ``(h w)^2`` pairs, queries
+are processed in T x T tiles, each against the (T+2R) x (T+2R) reference region covering the union
+of its windows (clipped to the image), so the work stays a dense matmul; cells of the region outside
+a query's disk get -inf, exactly as the all-pairs mask does. Frames the radius does not apply to
+(CRW's first frame) are attended densely inside the same tile, so a joint top-k still sees every
+reference. Equal to the dense masked computation up to float rounding (and the order of exact ties).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, NamedTuple
+
+import torch
+
+if TYPE_CHECKING:
+    from cyclecorr.eval.propagation import AttentionSpec
+
+DEFAULT_TILE = 16  # query tile side: larger tiles copy less per query but compute more
+
+
+class Candidates(NamedTuple):
+    """The references kept by the top-k for a chunk of queries, before the softmax.
+
+    Attributes:
+        vals: (Q, g, k) float similarities (-inf where fewer than k references were allowed);
+            ``g`` frames for ``topk_scope="per_frame"``, ``g = 1`` for ``"joint"``.
+        rows: (Q, g, k) int64 rows of those references in the frame-major label table.
+    """
+
+    vals: torch.Tensor
+    rows: torch.Tensor
+
+
+def select(sim: torch.Tensor, rows: torch.Tensor, spec: AttentionSpec) -> Candidates:
+    """Top-k of one group of context frames (inside each frame, or over the group when joint).
+
+    Args:
+        sim: (Q, g, P_g) float similarities, -inf where a reference is excluded.
+        rows: (g, P_g) int64 row of every reference in the frame-major label table.
+        spec: Attention rule.
+
+    Returns:
+        The kept references; a joint top-k over several groups is the top-k of their candidates.
+    """
+    q, g, p = sim.shape
+    if spec.topk_scope == "joint":
+        sim, rows, g, p = sim.reshape(q, 1, g * p), rows.reshape(1, g * p), 1, g * p
+        # sim: (Q, g, P_g) -> (Q, 1, g*P_g); rows: (g, P_g) -> (1, g*P_g)
+    vals, idx = sim.topk(min(spec.topk, p), dim=2)  # (Q, g, k)
+    frame = torch.arange(g, device=idx.device)[None, :, None]  # (1, g, 1)
+    return Candidates(vals, rows[frame, idx])  # (Q, g, k) each
+
+
+def combine(
+    cands: list[Candidates], labels: torch.Tensor, spec: AttentionSpec, num_frames: int
+) -> torch.Tensor:
+    """Softmax over the candidates of every group and the weighted label sum.
+
+    Args:
+        cands: Candidates of the same Q queries, every context frame in exactly one of them.
+        labels: (n*P, L) float label distributions of the references, frame-major.
+        spec: Attention rule.
+        num_frames: Number of context frames ``n`` (the per-frame softmax averages over them).
+
+    Returns:
+        (Q, L) float labels of the queries.
+    """
+    q = cands[0].vals.shape[0]
+    rows = torch.cat([c.rows.reshape(q, -1) for c in cands], dim=1)  # (Q, M)
+    if spec.topk_scope == "joint":
+        vals = torch.cat([c.vals.reshape(q, -1) for c in cands], dim=1)  # (Q, M)
+        if len(cands) > 1:
+            vals, pos = vals.topk(min(spec.topk, vals.shape[1]), dim=1)  # (Q, k)
+            rows = rows.gather(1, pos)  # (Q, k)
+        weight = (vals / spec.temperature).softmax(dim=1)
+    elif spec.softmax == "per_frame":
+        parts = [(c.vals / spec.temperature).softmax(dim=2) / num_frames for c in cands]
+        weight = torch.cat([w.reshape(q, -1) for w in parts], dim=1)  # (Q, g, k) -> (Q, M)
+    else:
+        vals = torch.cat([c.vals.reshape(q, -1) for c in cands], dim=1)  # (Q, g, k) -> (Q, M)
+        weight = (vals / spec.temperature).softmax(dim=1)  # only the kept entries are scaled
+    return torch.einsum("qk,qkl->ql", weight, labels[rows])  # (Q, k) x (Q, k, L) -> (Q, L)
+
+
+def window_reach(radius: float) -> int:
+    """Largest integer offset ``R`` with ``R^2 <= radius^2`` (same tolerance as ``radius_mask``)."""
+    return int(math.floor(math.sqrt(radius**2 + 1e-6)))
+
+
+def tile_size(n_local: int, reach: int, max_elements: int) -> int:
+    """Largest tile side ``T <= DEFAULT_TILE`` whose similarity block fits in ``max_elements``.
+
+    A tile holds ``T^2 * n_local * (T + 2 reach)^2`` similarities; ``T = 1`` is used even when
+    that exceeds the bound (like a one-query chunk of the dense path).
+    """
+    for side in range(DEFAULT_TILE, 1, -1):
+        if side**2 * n_local * (side + 2 * reach) ** 2 <= max_elements:
+            return side
+    return 1
+
+
+def _tile_similarities(
+    q: torch.Tensor,
+    cells: tuple[slice, slice],
+    refs_local: torch.Tensor,
+    local_frames: torch.Tensor,
+    radius: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Similarities of one query tile to the clipped region around it in every radius frame.
+
+    Args:
+        q: (Q, C) unit-norm features of the tile's queries, row-major inside the tile.
+        cells: Row and column slices of the tile in the (h, w) grid.
+        refs_local: (m, h, w, C) unit-norm features of the radius frames, channels last.
+        local_frames: (m,) int64 positions of those frames in the context.
+        radius: Radius in feature cells.
+
+    Returns:
+        Similarities (Q, m, Rt), -inf outside each query's disk, and the (m, Rt) int64 flat index
+        ``frame * h * w + y * w + x`` of every region cell.
+    """
+    m, h, w, c = refs_local.shape
+    reach = window_reach(radius)
+    rows, cols = cells
+    ry = torch.arange(max(0, rows.start - reach), min(h, rows.stop + reach), device=q.device)
+    rx = torch.arange(max(0, cols.start - reach), min(w, cols.stop + reach), device=q.device)
+    region = refs_local[:, ry[0] : ry[-1] + 1, rx[0] : rx[-1] + 1]  # (m, Ry, Rx, C)
+    region = region.reshape(m * len(ry) * len(rx), c)  # (m*Rt, C), a copy
+    sim = (q @ region.T).reshape(q.shape[0], m, -1)  # (Q, m*Rt) -> (Q, m, Rt)
+    qy = torch.arange(rows.start, rows.stop, device=q.device)[:, None, None, None]  # (Ty,1,1,1)
+    qx = torch.arange(cols.start, cols.stop, device=q.device)[None, :, None, None]  # (1,Tx,1,1)
+    far = (qy - ry[:, None]).square() + (qx - rx).square() > radius**2 + 1e-6  # (Ty,Tx,Ry,Rx)
+    far = far.reshape(q.shape[0], -1)  # (Ty, Tx, Ry, Rx) -> (Q, Rt)
+    cy, cx = ry.repeat_interleave(len(rx)), rx.repeat(len(ry))  # (Rt,) each, row-major
+    sim.masked_fill_(far[:, None, :], float("-inf"))  # (Q, m, Rt)
+    index = local_frames[:, None] * (h * w) + (cy * w + cx)[None, :]  # (m, Rt)
+    return sim, index
+
+
+def dense_candidates(
+    qf: torch.Tensor, rf: torch.Tensor, frames: torch.Tensor, spec: AttentionSpec, max_elements: int
+) -> Candidates:
+    """Top-k of every query over whole context frames, in chunks of queries.
+
+    Args:
+        qf: (C, P) unit-norm query features.
+        rf: (n, C, P) unit-norm reference features.
+        frames: (g,) int64 positions of the frames to attend densely.
+        spec: Attention rule.
+        max_elements: Bound on the similarities held at once.
+
+    Returns:
+        Candidates with (P, g, k) (or (P, 1, k) when joint) values and rows.
+    """
+    cells = qf.shape[1]
+    refs = rf[frames]  # (g, C, P)
+    rows = frames[:, None] * cells + torch.arange(cells, device=qf.device)[None]  # (g, P)
+    chunk = max(1, max_elements // max(1, len(frames) * cells))
+    parts = []
+    for start in range(0, cells, chunk):
+        sim = torch.einsum("cq,ncp->qnp", qf[:, start : start + chunk], refs)  # (Q, g, P)
+        parts.append(select(sim, rows, spec))
+    return Candidates(*(torch.cat(t, dim=0) for t in zip(*parts)))  # (P, g', k) each
+
+
+def windowed_propagation(
+    qf: torch.Tensor,
+    rf: torch.Tensor,
+    labels: torch.Tensor,
+    spec: AttentionSpec,
+    radius_frames: torch.Tensor,
+    size: tuple[int, int],
+    max_elements: int,
+) -> torch.Tensor:
+    """Propagate with the radius frames attended only inside each query's window.
+
+    The frames without radius are attended densely first (their top-k candidates kept); then
+    every query tile attends its windows and merges its candidates with theirs.
+
+    Args:
+        qf: (C, h*w) unit-norm query features.
+        rf: (n, C, h*w) unit-norm reference features.
+        labels: (n*h*w, L) float reference labels, frame-major.
+        spec: Attention rule; ``spec.radius`` must be set.
+        radius_frames: (n,) bool, True for the frames the radius applies to (at least one).
+        size: Feature-map size ``(h, w)``.
+        max_elements: Bound on the similarities held at once (chunks and tile size).
+
+    Returns:
+        (h*w, L) float labels of the query cells, row-major.
+    """
+    assert spec.radius is not None and bool(radius_frames.any())
+    (h, w), c = size, qf.shape[0]
+    local = torch.nonzero(radius_frames).flatten()  # (m,)
+    dense = torch.nonzero(~radius_frames).flatten()  # (n - m,)
+    far = dense_candidates(qf, rf, dense, spec, max_elements) if len(dense) else None
+    refs_local = rf.new_empty(len(local), h, w, c)  # channels last: a region is one copy
+    for i, frame in enumerate(local.tolist()):
+        refs_local[i].copy_(rf[frame].T.reshape(h, w, c))  # (C, h*w) -> (h*w, C) -> (h, w, C)
+    queries = qf.T.reshape(h, w, c)  # (C, h*w) -> (h, w, C)
+    cell = torch.arange(h * w, device=qf.device).reshape(h, w)  # flat index of each query
+    side = tile_size(len(local), window_reach(spec.radius), max_elements)
+    out = labels.new_empty(h, w, labels.shape[1])  # (h, w, L)
+    for y0 in range(0, h, side):
+        for x0 in range(0, w, side):
+            rows, cols = slice(y0, min(h, y0 + side)), slice(x0, min(w, x0 + side))
+            q = queries[rows, cols].reshape(-1, c)  # (Ty, Tx, C) -> (Q, C)
+            sim, index = _tile_similarities(q, (rows, cols), refs_local, local, spec.radius)
+            cands = [select(sim, index, spec)]
+            if far is not None:
+                mine = cell[rows, cols].reshape(-1)  # (Ty, Tx) -> (Q,)
+                cands.insert(0, Candidates(far.vals[mine], far.rows[mine]))
+            result = combine(cands, labels, spec, rf.shape[0])  # (Q, L)
+            out[rows, cols] = result.reshape(rows.stop - y0, cols.stop - x0, -1)  # (Ty, Tx, L)
+    return out.reshape(h * w, -1)  # (h, w, L) -> (h*w, L)
