@@ -1,0 +1,31 @@
+# cyclecorr: common commands. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python
+CYCLECORR_DATA ?= $(abspath ../shared/data)
+export CYCLECORR_DATA
+
+.DEFAULT_GOAL := help
+.PHONY: help install train test lint format
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
+
+install: ## install the pinned torch stack, then the package with dev tools (editable)
+	$(PYTHON) -m pip install torch==2.14.1 torchvision==0.29.1
+	$(PYTHON) -m pip install -e ".[dev]"
+
+train: ## train the default experiment (generated video, ~12 min on 2 CPU cores)
+	$(PYTHON) -m cyclecorr.train
+
+test: ## run the default test suite (data tests read CYCLECORR_DATA, skip when it is absent)
+	$(PYTHON) -m pytest -q
+
+lint: ## ruff check, ruff format --check, mypy on src/
+	ruff check src tests
+	ruff format --check src tests
+	mypy src
+
+format: ## apply ruff's fixes and formatting
+	ruff check --fix src tests
+	ruff format src tests

@@ -1,0 +1,119 @@
+"""Run-time helpers for the Hydra entry points: where the configs live, resolvers, resuming.
+
+The repository's ``conf/`` folder is found from this file's location (src layout, editable
+install), so ``python -m cyclecorr.train`` works from any working directory. The ``repo_root``
+resolver lets ``conf/paths/default.yaml`` name the repository root without ``sys.path`` hacks or
+environment variables. No config object is read by library code; these helpers take plain values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from omegaconf import OmegaConf
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+CONF_DIR = REPO_ROOT / "conf"
+LAST_CKPT_RELPATH = Path("checkpoints") / "last.ckpt"
+
+
+def conf_dir() -> Path:
+    """Return the absolute path of the repository's ``conf/`` folder.
+
+    Raises:
+        FileNotFoundError: the package is not an editable install of the repository.
+    """
+    if not (CONF_DIR / "train.yaml").is_file():
+        raise FileNotFoundError(
+            f"cyclecorr/utils/config.py: expected the Hydra configs at {CONF_DIR}/train.yaml but "
+            "found none; install the repository in editable mode (`pip install -e .`) and run "
+            "from its checkout."
+        )
+    return CONF_DIR
+
+
+def floordiv(numerator: int, denominator: int) -> int:
+    """Integer division for configs: ``${floordiv:${data.crop_size},8}`` (feature cells).
+
+    Raises:
+        ValueError: the numerator is not a multiple of the denominator (sizes would drift).
+    """
+    if int(numerator) % int(denominator) != 0:
+        raise ValueError(
+            f"cyclecorr/utils/config.py: {numerator} is not a multiple of {denominator}; crop "
+            "sizes must be multiples of 24 (patch = crop/3, features = 1/8), e.g. 144 or 240."
+        )
+    return int(numerator) // int(denominator)
+
+
+def register_resolvers() -> None:
+    """Register the ``${repo_root:}`` and ``${floordiv:a,b}`` OmegaConf resolvers (idempotent).
+
+    Call it before composing any config that uses ``conf/paths/default.yaml`` or derives feature
+    sizes from the crop size.
+    """
+    if not OmegaConf.has_resolver("repo_root"):
+        OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
+    if not OmegaConf.has_resolver("floordiv"):
+        OmegaConf.register_new_resolver("floordiv", floordiv)
+
+
+class ResumeChoice(NamedTuple):
+    """Which checkpoint ``Trainer.fit`` should resume from, and a sentence saying why."""
+
+    ckpt_path: str | None
+    message: str
+
+
+def choose_resume_checkpoint(
+    resume: bool, ckpt_path: str | None, output_dir: str | Path
+) -> ResumeChoice:
+    """Decide where to resume from.
+
+    Args:
+        resume: resume from ``<output_dir>/checkpoints/last.ckpt`` when it exists.
+        ckpt_path: an explicit checkpoint file; wins over ``resume``.
+        output_dir: the run folder.
+
+    Returns:
+        ``ResumeChoice(ckpt_path or None, message)``; ``None`` means start fresh.
+
+    Raises:
+        FileNotFoundError: ``ckpt_path`` is given but is not a file.
+    """
+    if ckpt_path is not None:
+        if not Path(ckpt_path).is_file():
+            raise FileNotFoundError(
+                f"cyclecorr/utils/config.py: ckpt_path={ckpt_path} is not a file; pass an "
+                "existing .ckpt, or use resume=true to pick up <run dir>/checkpoints/last.ckpt."
+            )
+        return ResumeChoice(str(ckpt_path), f"Resuming from ckpt_path={ckpt_path}.")
+    if not resume:
+        return ResumeChoice(None, "Starting a fresh run.")
+    last = Path(output_dir) / LAST_CKPT_RELPATH
+    if last.is_file():
+        return ResumeChoice(str(last), f"resume=true: resuming from {last}.")
+    return ResumeChoice(None, f"resume=true but {last} does not exist: starting a fresh run.")
+
+
+def keep_previous_metrics(output_dir: str | Path) -> Path | None:
+    """Rename an existing ``metrics.csv`` so a resumed run's CSV logger does not delete it.
+
+    Lightning's CSV logger removes ``metrics.csv`` when it opens a non-empty run folder; on
+    resume the rows written before the interruption move to ``metrics.<n>.csv`` instead.
+
+    Args:
+        output_dir: the run folder.
+
+    Returns:
+        The new path of the old file, or ``None`` when there was nothing to keep.
+    """
+    old = Path(output_dir) / "metrics.csv"
+    if not old.is_file():
+        return None
+    index = 0
+    while (Path(output_dir) / f"metrics.{index}.csv").exists():
+        index += 1
+    kept = old.rename(Path(output_dir) / f"metrics.{index}.csv")
+    return kept

@@ -1,0 +1,125 @@
+"""Every experiment composes, instantiates (datamodule, model, trainer) and trains one CPU step.
+
+Real-video experiments run on tiny trees and frame lists generated in ``tmp_path``;
+``davis_videos`` also runs on the real clips under ``CYCLECORR_DATA`` (``data`` marker).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import hydra
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from cyclecorr.train import train
+from cyclecorr.utils.config import CONF_DIR, register_resolvers
+from test_train import make_kinetics_tree, write_moving_square
+
+EXPERIMENTS = sorted(path.stem for path in (CONF_DIR / "experiment").glob("*.yaml"))
+ONE_CPU_STEP = [
+    "debug=tiny",
+    "data.num_workers=0",
+    "trainer.accelerator=cpu",
+    "trainer.precision=32-true",
+    "trainer.max_steps=1",
+    "trainer.enable_progress_bar=false",
+    "validate_before_training=false",
+]
+DATA_DIR = Path(os.environ.get("CYCLECORR_DATA", CONF_DIR.parent.parent / "shared" / "data"))
+
+
+def compose_train(overrides: list[str]) -> DictConfig:
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="train", overrides=overrides)
+
+
+def make_frame_list(tmp_path: Path) -> Path:
+    """Two videos and a frame list naming them, one ``<path> <num_frames>`` line each."""
+    lines = []
+    for i in range(2):
+        path = tmp_path / "vlog" / f"clip_{i}.mp4"
+        write_moving_square(path, num_frames=40)
+        lines.append(f"{path} 40")
+    list_file = tmp_path / "vlog" / "frames.txt"
+    list_file.write_text("\n".join(lines) + "\n")
+    return list_file
+
+
+def data_overrides(experiment: str, tmp_path: Path) -> list[str]:
+    """Point a real-video experiment at tiny generated data."""
+    overrides = [f"paths.output_dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}"]
+    if experiment == "kinetics":
+        overrides += [f"data.root={make_kinetics_tree(tmp_path / 'tree')}", "data.short_side=80"]
+    elif experiment in ("vlog", "paper"):
+        overrides += [f"data.list_file={make_frame_list(tmp_path)}", "data.short_side=80"]
+    elif experiment == "davis_videos":
+        roots = [make_kinetics_tree(tmp_path / name, num_videos=2) for name in ("a", "b")]
+        overrides += [f"data.root=[{roots[0]},{roots[1]}]", "data.short_side=80"]
+    return overrides
+
+
+def test_every_experiment_has_a_header() -> None:
+    assert {"synthetic", "kinetics", "vlog", "davis_videos", "paper"} <= set(EXPERIMENTS)
+    for name in EXPERIMENTS:
+        lines = (CONF_DIR / "experiment" / f"{name}.yaml").read_text().splitlines()
+        assert lines[0] == "# @package _global_", name
+        header = [line for line in lines[1:4] if line.startswith("# ")]
+        assert len(header) >= 2, f"{name}: needs a 2-3 line header (what, command, number)"
+        assert any("python -m cyclecorr.train" in line for line in header), name
+
+
+def test_feature_sizes_follow_the_crop_size() -> None:
+    for crop, cells, patch_cells in [(144, 18, 6), (240, 30, 10)]:
+        cfg = compose_train([f"data.crop_size={crop}", "paths.output_dir=/unused"])
+        assert list(cfg.model.tracker.frame_hw) == [cells, cells]
+        assert cfg.model.tracker.patch_cells == patch_cells
+        assert cfg.data.builder.crop_size == crop
+    with pytest.raises(Exception, match="multiple of 24"):
+        bad = compose_train(["data.crop_size=100", "paths.output_dir=/unused"])
+        _ = bad.model.tracker.patch_cells
+
+
+def test_paper_experiment_matches_the_release() -> None:
+    cfg = compose_train(["experiment=paper", "data.list_file=/unused", "paths.output_dir=/x"])
+    assert cfg.model.encoder.arch == "resnet50" and cfg.data.crop_size == 240
+    assert cfg.data.batch_size == 36 and cfg.model.optimizer.lr == pytest.approx(2e-4)
+    assert list(cfg.model.optimizer.betas) == [0.5, 0.999]
+    assert cfg.trainer.gradient_clip_val == 10.0 and cfg.data.clip_len == 4
+    assert (cfg.model.loss.w_sim, cfg.model.loss.w_skip, cfg.model.loss.w_long) == (1.0, 0.1, 0.02)
+    assert list(cfg.model.tracker.frame_hw) == [30, 30] and cfg.model.tracker.patch_cells == 10
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_instantiates_and_trains_one_cpu_step(experiment: str, tmp_path: Path) -> None:
+    cfg = compose_train(
+        [f"experiment={experiment}", *ONE_CPU_STEP, *data_overrides(experiment, tmp_path)]
+    )
+    datamodule = hydra.utils.instantiate(cfg.data.datamodule)
+    assert datamodule.batch_size == cfg.data.batch_size
+    system = hydra.utils.instantiate(cfg.model)
+    assert system.encoder.out_channels == cfg.model.tracker.channels
+    trainer = hydra.utils.instantiate(cfg.trainer)
+    assert trainer.max_steps == 1
+
+    metrics = train(cfg)
+    assert math.isfinite(metrics["train/loss"])
+    assert (tmp_path / "run" / "metrics.csv").is_file()
+
+
+@pytest.mark.data
+def test_davis_videos_trains_one_step_on_real_clips(tmp_path: Path) -> None:
+    if not (DATA_DIR / "videos-davis2016-train").is_dir():
+        pytest.skip(f"real data not found at {DATA_DIR}; set CYCLECORR_DATA")
+    cfg = compose_train(
+        ["experiment=davis_videos", *ONE_CPU_STEP, f"paths.data_dir={DATA_DIR}"]
+        + [f"paths.output_dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}"]
+    )
+    metrics = train(cfg)
+    assert math.isfinite(metrics["train/loss"])
+    assert torch.isfinite(torch.tensor(metrics["train/loss"]))
