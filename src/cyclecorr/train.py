@@ -52,6 +52,18 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
     return loggers
 
 
+def save_final_checkpoint(trainer: Any, output_dir: str) -> None:
+    """Write ``<run dir>/checkpoints/last.ckpt`` at the end of training.
+
+    Periodic checkpoints only refresh ``last.ckpt`` every ``every_n_train_steps``; without this
+    the steps after the last periodic save would be missing from it. Goes through the trainer's
+    strategy, so the atomic checkpoint IO is used and only rank 0 writes.
+    """
+    if trainer.interrupted:
+        return
+    trainer.save_checkpoint(f"{output_dir}/checkpoints/last.ckpt")
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one training job described by a composed ``train.yaml`` config.
 
@@ -82,6 +94,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("validate_before_training") and choice.ckpt_path is None:
         trainer.validate(system, datamodule=datamodule)
     trainer.fit(system, datamodule=datamodule, ckpt_path=choice.ckpt_path)
+    save_final_checkpoint(trainer, cfg.paths.output_dir)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     log.info("Final metrics: %s", metrics)
     return metrics
