@@ -74,7 +74,9 @@ def test_train_subprocess_from_another_cwd_writes_checkpoint_and_metrics(tmp_pat
     cmd = [sys.executable, "-m", "cyclecorr.train", "experiment=kinetics", f"data.root={root}"]
     cmd += ["trainer.max_steps=2", *TINY_RUN, f"hydra.run.dir={run_dir}"]
     cmd += [f"paths.cache_dir={tmp_path / 'cache'}"]
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    cmd += ["trainer.limit_val_batches=1"]
+    # one intra-op thread: on a small shared CPU, spinning OpenMP threads slow this run tenfold
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
 

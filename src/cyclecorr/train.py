@@ -74,7 +74,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         The Trainer's final ``callback_metrics`` as floats (``val/theta_err_px`` among them).
     """
     import lightning.pytorch as pl
+    import torch
 
+    if cfg.get("num_threads") is not None:
+        torch.set_num_threads(cfg.num_threads)
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     choice = choose_resume_checkpoint(cfg.resume, cfg.get("ckpt_path"), cfg.paths.output_dir)
