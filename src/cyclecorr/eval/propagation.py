@@ -123,6 +123,7 @@ def propagate_labels(
     spec: AttentionSpec,
     radius_frames: torch.Tensor | None = None,
     max_elements: int = DEFAULT_MAX_ELEMENTS,
+    windowed: bool = True,
 ) -> torch.Tensor:
     """Propagate the references' labels to one query frame.
 
@@ -139,6 +140,8 @@ def propagate_labels(
             Ignored when ``spec.radius`` is None.
         max_elements: Bound on the number of similarity entries computed at once; the query
             positions are split into chunks (or tiles) to respect it.
+        windowed: Attend radius frames through their local windows (False: all pairs, the
+            radius as a mask; the golden reference, O(n (h w)^2)).
 
     Returns:
         (L, h, w) float labels of the query, on ``query``'s device. With per-frame or joint
@@ -147,7 +150,7 @@ def propagate_labels(
     h, w = query.shape[1:]
     qf, rf, lab = _flatten_inputs(query, refs, ref_labels)
     which = _radius_frames(spec, rf.shape[0], radius_frames, qf.device)
-    if not bool(which.any()):
+    if not windowed or not bool(which.any()):
         out = _dense_attention(qf, rf, lab, spec, which, (h, w), max_elements)
     else:
         out = windowed_propagation(qf, rf, lab, spec, which, (h, w), max_elements)
@@ -167,11 +170,9 @@ def propagate_labels_dense(
     The golden reference for the windowed path: O(n (h w)^2) similarities whatever the radius.
     Arguments and result as in ``propagate_labels``.
     """
-    h, w = query.shape[1:]
-    qf, rf, lab = _flatten_inputs(query, refs, ref_labels)
-    which = _radius_frames(spec, rf.shape[0], radius_frames, qf.device)
-    out = _dense_attention(qf, rf, lab, spec, which, (h, w), max_elements)
-    return out.T.reshape(-1, h, w)  # (P, L) -> (L, h, w)
+    return propagate_labels(
+        query, refs, ref_labels, spec, radius_frames, max_elements, windowed=False
+    )
 
 
 def _dense_attention(
