@@ -5,7 +5,7 @@ CYCLECORR_DATA ?= $(abspath ../shared/data)
 export CYCLECORR_DATA
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test lint format
+.PHONY: help install train test lint format evaluate baselines benchmark
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -17,6 +17,17 @@ install: ## install the pinned torch stack, then the package with dev tools (edi
 
 train: ## train the default experiment (generated video, ~12 min on 2 CPU cores)
 	$(PYTHON) -m cyclecorr.train
+
+evaluate: ## DAVIS J&F of a checkpoint on davis2017-mini: make evaluate CKPT=path/to/last.ckpt
+	$(PYTHON) -m cyclecorr.evaluate eval=davis encoder=checkpoint ckpt_path=$(CKPT) $(ARGS)
+
+baselines: ## baselines table on davis2017-mini, both protocols [CKPT=...] [ARGS="device=cuda"]
+	$(PYTHON) -m cyclecorr.evaluate eval=davis baselines=true \
+		$(if $(CKPT),ckpt_path=$(CKPT)) $(ARGS)
+
+benchmark: ## label-propagation speed and peak memory, crw preset, 480p [ARGS="--device cuda"]
+	$(PYTHON) -m cyclecorr.benchmark propagation --protocol crw \
+		--davis-root $(CYCLECORR_DATA)/davis2017-mini $(ARGS)
 
 test: ## run the default test suite (data tests read CYCLECORR_DATA, skip when it is absent)
 	$(PYTHON) -m pytest -q

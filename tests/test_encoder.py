@@ -79,3 +79,18 @@ def test_load_trunk_state_dict_from_torchvision() -> None:
     assert torch.equal(enc.trunk.layer3[5].bn3.running_var, reference["layer3.5.bn3.running_var"])
     with pytest.raises(ValueError, match="does not fit a resnet50"):
         enc.load_trunk_state_dict(torchvision.models.resnet18(weights=None).state_dict())
+
+
+def test_channels_last_gives_the_same_features_and_state_dict() -> None:
+    torch.manual_seed(0)
+    plain = Encoder("resnet18", "layer2", out_channels=8).eval()
+    nhwc = Encoder("resnet18", "layer2", out_channels=8, channels_last=True).eval()
+    nhwc.load_state_dict(plain.state_dict())
+    assert nhwc.trunk.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    images = torch.randn(2, 3, 40, 48, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, got = plain(images), nhwc(images)
+    assert got.shape == (2, 8, 5, 6) and got.is_contiguous()
+    assert torch.allclose(got, expected, atol=1e-5)
+    # a checkpoint written by either layout loads strictly into the other
+    plain.load_state_dict(nhwc.state_dict())

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cyclecorr.eval.feature_extractors import build_eval_encoder
+from cyclecorr.eval.feature_extractors import build_eval_encoder, infer_architecture
 from cyclecorr.models.encoder import Encoder
 
 SMALL = {"arch": "resnet18", "stop_at": "layer2", "out_channels": 16}
@@ -34,6 +34,30 @@ def test_checkpoint_loads_encoder_weights_strictly(tmp_path: Path) -> None:
     torch.testing.assert_close(model(x), trained(x))
     assert model(x).shape == (2, 16, 4, 6)
     assert not model.training and not any(p.requires_grad for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    ("arch", "stop_at"),
+    [
+        ("resnet18", "layer2"),
+        ("resnet18", "layer4"),
+        ("resnet34", "layer3"),
+        ("resnet50", "layer3"),
+    ],
+)
+def test_architecture_is_read_from_the_weights(arch: str, stop_at: str) -> None:
+    state = Encoder(arch, stop_at, out_channels=8).state_dict()
+    assert infer_architecture(state) == (arch, stop_at)
+
+
+def test_checkpoint_without_arch_loads_the_architecture_it_holds(tmp_path: Path) -> None:
+    torch.manual_seed(2)
+    trained = Encoder(**SMALL).eval()
+    model = build_eval_encoder("checkpoint", _save_ckpt(tmp_path, trained), arch=None)
+    x = _images()
+    torch.testing.assert_close(model(x), trained(x))
+    with pytest.raises(ValueError, match="cannot read the architecture"):
+        infer_architecture({"proj.0.weight": torch.zeros(8, 128, 1, 1)})
 
 
 def test_checkpoint_errors_name_the_problem(tmp_path: Path) -> None:

@@ -138,7 +138,7 @@ def evaluate_baselines(cfg: DictConfig, out_dir: Path, device: torch.device) -> 
 
     if cfg.eval.name == "synthetic":
         write_synthetic(cfg.eval, cfg.progress)
-    arch, stop_at = cfg.encoder.get("arch", "resnet50"), cfg.encoder.get("stop_at", "layer3")
+    arch, stop_at = cfg.encoder.get("arch"), cfg.encoder.get("stop_at")  # None: from the weights
     rows = run_baselines(
         cfg.eval.root,
         out_dir / "baselines",

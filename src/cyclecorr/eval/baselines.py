@@ -36,9 +36,12 @@ class Baseline(NamedTuple):
 
 
 def default_baselines(
-    ckpt_path: str | Path | None = None, arch: str = "resnet50", stop_at: str | None = "layer3"
+    ckpt_path: str | Path | None = None, arch: str | None = None, stop_at: str | None = None
 ) -> list[Baseline]:
-    """Pixels, random ResNet-18 / ResNet-50 and, when ``ckpt_path`` is given, the checkpoint."""
+    """Pixels, random ResNet-18 / ResNet-50 and, when ``ckpt_path`` is given, the checkpoint.
+
+    ``arch=None`` reads the checkpoint's architecture from its weights.
+    """
     rows = [
         Baseline("pixels (Lab)", {"kind": "pixels", "color": "lab"}),
         Baseline("random ResNet-18", {"kind": "random", "arch": "resnet18", "stop_at": "layer4"}),
@@ -46,7 +49,8 @@ def default_baselines(
     ]
     if ckpt_path is not None:
         kwargs = {"kind": "checkpoint", "path": ckpt_path, "arch": arch, "stop_at": stop_at}
-        rows.append(Baseline(f"checkpoint {Path(ckpt_path).name} ({arch})", kwargs))
+        label = f"checkpoint {Path(ckpt_path).name}" + (f" ({arch})" if arch else "")
+        rows.append(Baseline(label, kwargs))
     return rows
 
 

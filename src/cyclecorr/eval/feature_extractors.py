@@ -4,8 +4,10 @@ Every extractor maps ImageNet-normalised images ``(N, 3, H, W)`` (H, W multiples
 ``(N, C, H/8, W/8)``; propagation L2-normalises them. Kinds:
 
 - ``checkpoint``: the ``encoder.*`` weights of a Lightning training checkpoint, loaded strictly with
-  ``torch.load(weights_only=True)`` into ``Encoder(arch, stop_at)`` (the architecture comes from
-  the eval config, not from the checkpoint's hyper-parameters).
+  ``torch.load(weights_only=True)`` into ``Encoder(arch, stop_at)``. With ``arch=None`` the
+  architecture is read from the weights themselves (``infer_architecture``: bottleneck blocks mean
+  ResNet-50, three blocks in ``layer1`` ResNet-34, else ResNet-18; the last stage present is
+  ``stop_at``), never from pickled hyper-parameters.
 - ``torchvision``: a plain torchvision ResNet state dict loaded into the trunk; the randomly
   initialised 1x1 projection is dropped (identity) so the trunk's features are used as they are.
 - ``random``: an untrained ``Encoder`` built under a fixed seed (a forked RNG, the global one is
@@ -63,7 +65,35 @@ class PixelFeatures(nn.Module):
 def _encoder(arch: str, stop_at: str | None, out_channels: int) -> Encoder:
     from cyclecorr.models.encoder import Encoder
 
-    return Encoder(arch=arch, stop_at=stop_at, out_channels=out_channels)
+    return Encoder(arch=arch, stop_at=stop_at, out_channels=out_channels, channels_last=True)
+
+
+def infer_architecture(state: dict[str, torch.Tensor]) -> tuple[str, str]:
+    """Read ``(arch, stop_at)`` of an ``Encoder`` from its state-dict keys.
+
+    Args:
+        state: Encoder state dict (keys such as ``trunk.layer1.0.conv1.weight``).
+
+    Returns:
+        ``("resnet50" | "resnet34" | "resnet18", "layer2" | "layer3" | "layer4")``.
+
+    Raises:
+        ValueError: The keys hold no ResNet stage the encoder supports.
+    """
+    stages = [f"layer{i}" for i in (2, 3, 4) if f"trunk.layer{i}.0.conv1.weight" in state]
+    if "trunk.layer1.0.conv1.weight" not in state or not stages:
+        raise ValueError(
+            f"{WHERE}: cannot read the architecture from encoder keys {list(state)[:4]}; expected "
+            "an Encoder state dict (trunk.layer1..., trunk.layer2...). Set encoder.arch and "
+            "encoder.stop_at explicitly."
+        )
+    if "trunk.layer1.0.conv3.weight" in state:
+        arch = "resnet50"  # bottleneck blocks
+    elif "trunk.layer1.2.conv1.weight" in state:
+        arch = "resnet34"  # basic blocks, three in layer1
+    else:
+        arch = "resnet18"
+    return arch, stages[-1]
 
 
 def _require_file(path: str | Path | None, kind: str) -> Path:
@@ -105,15 +135,20 @@ def encoder_state_from_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def load_checkpoint_encoder(
-    path: str | Path, arch: str, stop_at: str | None, out_channels: int = 512
+    path: str | Path, arch: str | None, stop_at: str | None, out_channels: int = 512
 ) -> nn.Module:
     """Build ``Encoder(arch, stop_at)`` and load a checkpoint's encoder weights strictly.
+
+    ``arch=None`` reads the architecture (and ``stop_at``, unless given) from the weights.
 
     Raises:
         ValueError: Keys or shapes do not match (a few missing/unexpected keys are listed and the
             arch to check is named).
     """
     state = encoder_state_from_checkpoint(path)
+    if arch is None:
+        arch, inferred_stop = infer_architecture(state)
+        stop_at = stop_at or inferred_stop
     proj = state.get("proj.0.weight")
     if proj is not None:
         out_channels = int(proj.shape[0])  # the projection width is unambiguous in the weights
@@ -142,10 +177,16 @@ def _key_diff(expected: dict[str, Any], found: dict[str, Any]) -> tuple[list[str
     return missing, unexpected
 
 
+def _network_arch(arch: str | None, kind: str) -> str:
+    if arch is None:
+        raise ValueError(f"{WHERE}: encoder kind {kind!r} needs encoder.arch (e.g. resnet18)")
+    return arch
+
+
 def build_eval_encoder(
     kind: Literal["checkpoint", "torchvision", "random", "pixels"],
     path: str | Path | None = None,
-    arch: str = "resnet50",
+    arch: str | None = "resnet50",
     stop_at: str | None = None,
     out_channels: int = 512,
     seed: int = 0,
@@ -156,7 +197,8 @@ def build_eval_encoder(
     Args:
         kind: ``checkpoint``, ``torchvision``, ``random`` or ``pixels`` (see module docstring).
         path: Checkpoint / state-dict file (``checkpoint`` and ``torchvision`` only).
-        arch: ``resnet50`` / ``resnet18`` / ``resnet34`` (network kinds).
+        arch: ``resnet50`` / ``resnet18`` / ``resnet34`` (network kinds); ``None`` for
+            ``checkpoint`` reads it from the weights.
         stop_at: Last ResNet stage kept (``None`` = the arch default).
         out_channels: Projection width for ``random`` (``checkpoint`` reads it from the weights).
         seed: Initialisation seed for ``random``.
@@ -169,13 +211,13 @@ def build_eval_encoder(
         model = load_checkpoint_encoder(_require_file(path, kind), arch, stop_at, out_channels)
     elif kind == "torchvision":
         state = torch.load(_require_file(path, kind), weights_only=True, map_location="cpu")
-        model = _encoder(arch, stop_at, out_channels)
+        model = _encoder(_network_arch(arch, kind), stop_at, out_channels)
         model.load_trunk_state_dict(state.get("state_dict", state))
         model.proj = nn.Identity()  # type: ignore[assignment]  # a random 1x1 conv scrambles
     elif kind == "random":
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = _encoder(arch, stop_at, out_channels)
+            model = _encoder(_network_arch(arch, kind), stop_at, out_channels)
     elif kind == "pixels":
         model = PixelFeatures(color)
     else:

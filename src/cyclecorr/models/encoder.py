@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 from torch import Tensor, nn
 
 STAGES = ("layer1", "layer2", "layer3", "layer4")
@@ -54,6 +55,9 @@ class Encoder(nn.Module):
         stop_at: last stage kept, ``"layer2"``, ``"layer3"`` or ``"layer4"``; ``None`` picks the
             arch default (``layer3`` for resnet50, ``layer4`` for resnet18/34).
         out_channels: channels ``C`` of the projected features.
+        channels_last: run the convolutions in NHWC memory layout (weights and inputs); the
+            output is returned in the usual contiguous NCHW layout. Same values up to float
+            rounding; about a quarter faster on CPU (oneDNN) and what tensor cores prefer.
 
     Attributes:
         trunk: the torchvision ``ResNet``; stages after ``stop_at``, ``avgpool``, ``fc`` are
@@ -66,7 +70,11 @@ class Encoder(nn.Module):
     stride = 8
 
     def __init__(
-        self, arch: str = "resnet50", stop_at: str | None = None, out_channels: int = 512
+        self,
+        arch: str = "resnet50",
+        stop_at: str | None = None,
+        out_channels: int = 512,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         trunk = build_resnet(arch)
@@ -90,6 +98,9 @@ class Encoder(nn.Module):
             nn.Conv2d(STAGE_CHANNELS[arch][stop_at], out_channels, kernel_size=1),
             nn.ReLU(inplace=True),
         )
+        self.channels_last = channels_last
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
 
     def forward(self, x: Tensor) -> Tensor:
         """Encode images.
@@ -105,10 +116,12 @@ class Encoder(nn.Module):
                 "cyclecorr/models/encoder.py: Encoder.forward expects (N, 3, H, W) images, got "
                 f"{tuple(x.shape)}; use forward_video for (B, T, 3, H, W) clips."
             )
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)  # same shape, NHWC strides
         # stem to (N, 64, H/4, W/4); stride 8 after layer2, kept from then on
         for name in ("conv1", "bn1", "relu", "maxpool", *self.stages):
             x = getattr(self.trunk, name)(x)
-        return self.proj(x)
+        return self.proj(x).contiguous()  # (N, C, H/8, W/8), NCHW layout
 
     def forward_video(self, x: Tensor) -> Tensor:
         """Encode every frame of a clip independently (BatchNorm pools over batch x time).
