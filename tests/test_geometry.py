@@ -93,3 +93,10 @@ def test_box_corners_of_centred_patch() -> None:
     expected = torch.tensor([[[-1, -1], [1, -1], [1, 1], [-1, 1]]], dtype=torch.float32) / 3
     assert corners.shape == (1, 4, 2)
     assert torch.allclose(corners, expected)
+
+
+def test_invert_accepts_half_precision_and_answers_in_float32() -> None:
+    theta = theta_from_params(torch.tensor([[0.2, -0.1, 0.5]]))
+    inv = invert(theta.bfloat16())
+    assert inv.dtype == torch.float32
+    torch.testing.assert_close(inv, invert(theta.bfloat16().float()))

@@ -191,6 +191,19 @@ def test_gradients_reach_the_encoder(sim_form: str) -> None:
     assert tracker.localizer.head.weight.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("sim_form", ["inlier", "dot"])
+def test_loss_runs_under_bf16_autocast_with_float32_geometry(sim_form: str) -> None:
+    """Lightning's bf16-mixed wraps the loss in autocast: it must run and keep thetas float32."""
+    encoder, tracker, frames, patch, theta_gt = tiny_setup()
+    loss = TimeCycleLoss(k=2, sim_form=sim_form)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = loss(tracker, encoder.forward_video(frames), encoder(patch), theta_gt)
+    out.total.backward()
+    assert torch.isfinite(out.total)
+    assert out.skip_thetas.dtype == out.long_thetas.dtype == torch.float32
+    assert encoder.trunk.conv1.weight.grad is not None
+
+
 def test_total_is_the_weighted_sum_of_terms() -> None:
     encoder, tracker, frames, patch, theta_gt = tiny_setup(k=3)
     with torch.no_grad():

@@ -106,7 +106,8 @@ class Tracker(nn.Module):
         """
         self.check_inputs(frame_feat, query)
         aff = affinity(query, l2_normalize(frame_feat, dim=1), self.tau)  # (B, H*W, h*w)
-        theta = theta_from_params(self.localizer(aff), scale=PATCH_SCALE)  # (B, 2, 3)
+        params = self.localizer(aff).float()  # (B, 3); float32 geometry under bf16 autocast
+        theta = theta_from_params(params, scale=PATCH_SCALE)  # (B, 2, 3)
         crop = crop_features(
             frame_feat,
             theta,

@@ -115,8 +115,11 @@ def invert(theta: Tensor) -> Tensor:
         theta: ``(..., 2, 3)`` with an invertible linear part.
 
     Returns:
-        ``(..., 2, 3)`` ``theta^-1`` so that ``compose(invert(theta), theta)`` is the identity.
+        ``(..., 2, 3)`` float32 (or float64) ``theta^-1`` so that ``compose(invert(theta), theta)``
+        is the identity; half-precision input (bf16 autocast) is inverted in float32.
     """
+    if theta.dtype in (torch.float16, torch.bfloat16):
+        theta = theta.float()  # linalg.inv has no half-precision kernels
     inv_linear = torch.linalg.inv(theta[..., :2])  # (..., 2, 2)
     shift = -(inv_linear @ theta[..., 2:]).squeeze(-1)  # (..., 2)
     return torch.cat([inv_linear, shift[..., None]], dim=-1)  # (..., 2, 3)
