@@ -3,6 +3,7 @@ and every failure is a VideoReadError naming the file."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,20 @@ def test_resize_at_decode_gives_the_short_side(
     assert frames.shape == (2, expected[1], expected[0], 3)
     reference = resize_short_side(video.frames[[0, 3]], 32)  # torch bilinear, antialiased
     assert np.abs(frames.astype(np.int16) - reference).mean() < 12  # same picture
+
+
+@pytest.mark.skipif(not decord_available(), reason="decord has x86_64 wheels only")
+def test_decord_reads_without_pyav(
+    tmp_path: Path, make_video: VideoFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """decord alone (no PyAV installed) probes the size itself and decodes the same frames."""
+    video = make_video(tmp_path / "v.mp4", num_frames=4, height=40, width=56)
+    with_av = open_video(video.path, backend="decord", short_side=32)
+    expected = with_av.get_frames([0, 3])
+    monkeypatch.setitem(sys.modules, "av", None)  # `import av` now raises ImportError
+    without_av = open_video(video.path, backend="decord", short_side=32)
+    assert without_av.size == with_av.size == (45, 32)  # 56 x 32 / 40, rounded
+    assert np.array_equal(without_av.get_frames([0, 3]), expected)
 
 
 def write_frame_folder(folder: Path, frames: np.ndarray, suffix: str = ".png") -> None:

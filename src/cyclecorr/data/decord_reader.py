@@ -2,7 +2,8 @@
 
 ``DecordReader`` meets the ``VideoReader`` contract of ``cyclecorr.data.reader_base``. Frame
 ``i`` is the i-th frame the decoder outputs. The resize target is computed from the stream's
-native size (probed with PyAV) and handed to decord, so ffmpeg's scaler does the resizing and
+native size (probed with PyAV from the header when PyAV is installed, else by decoding frame 0
+with decord) and handed to decord, so ffmpeg's scaler does the resizing and
 pixels differ slightly from the PyAV and frame-folder readers, which resize after decoding.
 """
 
@@ -18,8 +19,11 @@ from cyclecorr.data.reader_base import VideoReadError, check_indices, output_siz
 
 
 def probe_stream_size(path: Path) -> tuple[int, int]:
-    """Native ``(W, H)`` of the first video stream, from the container header (PyAV)."""
-    import av
+    """Native ``(W, H)`` of the first video stream (PyAV's header probe, else decord's frame 0)."""
+    try:
+        import av
+    except ImportError:  # decord alone: a PyAV-less install must still read video
+        return probe_size_with_decord(path)
 
     try:
         with av.open(str(path)) as container:
@@ -32,6 +36,18 @@ def probe_stream_size(path: Path) -> tuple[int, int]:
     if width <= 0 or height <= 0:
         raise VideoReadError(f"decord_reader.py: {path} reports frame size {width}x{height}.")
     return width, height
+
+
+def probe_size_with_decord(path: Path) -> tuple[int, int]:
+    """Native ``(W, H)`` from decord's first decoded frame (slower than a header probe)."""
+    import decord
+
+    try:
+        frame = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)[0]
+    except Exception as err:  # decord raises DECORDError / RuntimeError / IndexError
+        raise VideoReadError(f"decord_reader.py: decord cannot open {path}: {err}") from err
+    height, width = frame.shape[:2]
+    return int(width), int(height)
 
 
 class DecordReader:
