@@ -105,3 +105,22 @@ def test_works_inside_a_dataloader() -> None:
     sampler.set_epoch(2)
     batches = [b.tolist() for b in loader]
     assert len(batches) == 3 and sorted(np.concatenate(batches)) == list(range(12, 18))
+
+
+def test_passes_chain_whole_permutations_with_unique_draws() -> None:
+    """An epoch of ``passes`` permutations: every video ``passes`` times, no draw twice."""
+    sampler = EpochDrawSampler(5, seed=3, num_replicas=1, rank=0, passes=3)
+    assert len(sampler) == 15
+    epochs = []
+    for epoch in range(2):
+        sampler.set_epoch(epoch)
+        draws = list(sampler)
+        assert len(draws) == 15
+        assert sorted(d % 5 for d in draws) == sorted(list(range(5)) * 3)
+        single = EpochDrawSampler(5, seed=3, num_replicas=1, rank=0)
+        single.set_epoch(epoch * 3 + 1)  # pass 1 of this epoch is dataset epoch e * 3 + 1
+        assert draws[5:10] == list(single)
+        epochs.extend(draws)
+    assert len(set(epochs)) == 30
+    with pytest.raises(ValueError, match="passes"):
+        EpochDrawSampler(5, passes=0)

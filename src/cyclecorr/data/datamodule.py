@@ -61,6 +61,9 @@ class ClipDataModule(L.LightningDataModule):
         prefetch_factor: batches prefetched per worker (only with workers).
         seed: seed of the per-epoch permutations (0 is valid).
         drop_last: drop the draws and the last batch that do not fill a whole global batch.
+        min_clips_per_epoch: lengthen epochs over few videos to at least this many clips (whole
+            passes over the videos, ``EpochDrawSampler(passes=...)``) so the loader's workers
+            stay busy; 0 keeps one pass.
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class ClipDataModule(L.LightningDataModule):
         prefetch_factor: int = 2,
         seed: int = 0,
         drop_last: bool = True,
+        min_clips_per_epoch: int = 0,
     ) -> None:
         super().__init__()
         if batch_size < 1 or num_workers < 0:
@@ -90,6 +94,7 @@ class ClipDataModule(L.LightningDataModule):
         self.prefetch_factor = prefetch_factor
         self.seed = seed
         self.drop_last = drop_last
+        self.min_clips_per_epoch = min_clips_per_epoch
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.train_sampler: EpochDrawSampler | None = None
@@ -153,6 +158,7 @@ class ClipDataModule(L.LightningDataModule):
             num_replicas=world,
             rank=rank,
             drop_last=self.drop_last,
+            passes=max(1, -(-self.min_clips_per_epoch // num_videos)),
         )
         if self._resume_state is not None:
             sampler.load_state_dict(self._resume_state)

@@ -57,6 +57,10 @@ class EpochDrawSampler(Sampler[int]):
         num_replicas: world size; default from ``torch.distributed`` (1 when not initialised).
         rank: this process's rank; default from ``torch.distributed`` (0 when not initialised).
         drop_last: drop the tail that does not divide by the world size (else wrap around).
+        passes: permutations of the videos per epoch (default 1). A small video set (the 43
+            clips of ``davis_videos``) otherwise gives one-batch epochs, and every epoch ends
+            with the loader's workers idle while one of them assembles the last batch. Pass
+            ``p`` of epoch ``e`` is the dataset epoch ``e * passes + p``, so draws stay unique.
 
     ``len(self)`` is always the full per-rank epoch length, also after resuming mid-epoch (the
     loop's batch counter then continues from where it stopped, as Lightning expects).
@@ -70,7 +74,11 @@ class EpochDrawSampler(Sampler[int]):
         num_replicas: int | None = None,
         rank: int | None = None,
         drop_last: bool = True,
+        passes: int = 1,
     ) -> None:
+        if passes < 1:
+            raise ValueError(f"sampler.py: passes must be >= 1, found {passes}.")
+        self.passes = passes
         if dataset_len < 1:
             raise ValueError(f"sampler.py: dataset_len must be >= 1, found {dataset_len}.")
         self.dataset_len = dataset_len
@@ -96,12 +104,18 @@ class EpochDrawSampler(Sampler[int]):
 
     def draws(self) -> np.ndarray:
         """This rank's full draw list for the current epoch, ``(len(self),)`` int64."""
+        passes = [self.epoch * self.passes + p for p in range(self.passes)]
+        return np.concatenate([self.pass_draws(dataset_epoch) for dataset_epoch in passes])
+
+    def pass_draws(self, dataset_epoch: int) -> np.ndarray:
+        """This rank's draws of one permutation of the videos, ``(len(self) / passes,)``."""
         if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(self.dataset_len)
+            rng = np.random.default_rng([self.seed, dataset_epoch])
+            order = rng.permutation(self.dataset_len)
         else:
             order = np.arange(self.dataset_len)
         mine = shard(order, self.world, self.rank, self.drop_last)
-        return (self.epoch * self.dataset_len + mine).astype(np.int64)
+        return (dataset_epoch * self.dataset_len + mine).astype(np.int64)
 
     def __iter__(self) -> Iterator[int]:
         self.yielded = 0
@@ -111,8 +125,8 @@ class EpochDrawSampler(Sampler[int]):
 
     def __len__(self) -> int:
         if self.drop_last:
-            return self.dataset_len // self.world
-        return -(-self.dataset_len // self.world)
+            return self.passes * (self.dataset_len // self.world)
+        return self.passes * -(-self.dataset_len // self.world)
 
     def state_dict(self) -> dict[str, Any]:
         """``{"epoch", "start_index"}``: samples of this epoch handed out on this rank.
