@@ -1,4 +1,7 @@
-"""Throughput and peak memory of label propagation on a DAVIS sequence.
+"""Benchmarks: label propagation on a DAVIS sequence, and training steps.
+
+``python -m cyclecorr.benchmark training [--device cuda] [--precision bf16] [overrides ...]``
+times optimiser steps at any training config (``cyclecorr.training_benchmark``).
 
 ``python -m cyclecorr.benchmark propagation --protocol crw --device cpu --davis-root <root>
 [--arch resnet18] [--sequence blackswan] [--max-frames 30]`` propagates one sequence with a
@@ -102,12 +105,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     prop.add_argument("--arch", default="resnet50", choices=["resnet50", "resnet18"])
     prop.add_argument("--stop-at", default=None, help="layer2 | layer3 | layer4 (arch default)")
     prop.add_argument("--max-frames", type=int, default=None)
+    train = sub.add_parser("training", help="training steps/s and peak memory, any config")
+    train.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 ...")
+    train.add_argument("--precision", default="32", choices=["32", "bf16"])
+    train.add_argument("--steps", type=int, default=10)
+    train.add_argument("--warmup", type=int, default=3)
+    train.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. experiment=paper")
     return parser.parse_args(argv)
+
+
+def print_training(args: argparse.Namespace) -> None:
+    """Run the training-step benchmark and print one line per number."""
+    from cyclecorr.training_benchmark import bench_training
+
+    device = resolve_device(args.device)
+    r = bench_training(args.overrides, device, args.precision, args.steps, args.warmup)
+    print(
+        f"training {r['arch']} batch {r['batch_size']} crop {r['crop_size']} on {device}, ", end=""
+    )
+    print(f"precision {args.precision}, overrides {args.overrides}:")
+    print(f"  s/step:       {r['seconds_per_step']:.4f}")
+    print(f"  clips/s:      {r['clips_per_second']:.1f}")
+    print(f"  peak memory:  {r['peak_memory_mib']:.0f} MiB (CUDA: max allocated; CPU: peak RSS)")
+    print(f"  final loss:   {r['final_loss']:.4f}")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print one line per number."""
     args = parse_args(argv)
+    if args.what == "training":
+        print_training(args)
+        return
     result = bench_propagation(args)
     where = f"{args.sequence} ({result['resized_width']}x{result['resized_height']})"
     print(f"propagation {args.protocol} {args.arch} on {args.device}, {where}:")

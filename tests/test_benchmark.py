@@ -1,0 +1,37 @@
+"""The benchmark command: it runs and reports sane numbers (speed targets are not asserted)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from cyclecorr.benchmark import main
+from cyclecorr.training_benchmark import bench_training
+
+
+def test_training_benchmark_reports_a_finite_step() -> None:
+    result = bench_training(["debug=tiny"], torch.device("cpu"), "32", steps=1, warmup=1)
+    assert result["seconds_per_step"] > 0
+    assert math.isclose(result["clips_per_second"], 2 / result["seconds_per_step"])
+    assert math.isfinite(result["final_loss"])
+    assert result["peak_memory_mib"] > 0  # peak RSS on CPU
+    assert (result["batch_size"], result["crop_size"]) == (2, 72)
+
+
+def test_training_benchmark_cli_prints_its_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["training", "--device", "cpu", "--steps", "1", "--warmup", "0", "debug=tiny"])
+    out = capsys.readouterr().out
+    assert "s/step:" in out and "clips/s:" in out and "peak memory:" in out
+
+
+@pytest.mark.data
+def test_propagation_benchmark_on_davis_mini(
+    shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["propagation", "--device", "cpu", "--davis-root", str(shared_data / "davis2017-mini")]
+    main([*argv, "--arch", "resnet18", "--stop-at", "layer2", "--max-frames", "3"])
+    out = capsys.readouterr().out
+    assert "frames:            2" in out and "frames/s:" in out and "peak memory:" in out
