@@ -18,6 +18,9 @@ import torch
 BASE = [sys.executable, "-m", "cyclecorr.train", "debug=tiny", "trainer.accelerator=cpu"]
 BASE += ["trainer.limit_val_batches=0", "validate_before_training=false"]
 BASE += ["callbacks.model_checkpoint.every_n_train_steps=2", "callbacks.best_checkpoint=null"]
+# the default cosine schedule spans trainer.max_steps; a fixed span keeps the killed, resumed and
+# uninterrupted runs on one schedule (and the scheduler state must survive the resume)
+BASE += ["model.scheduler.T_max=1000"]
 ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
 
 
