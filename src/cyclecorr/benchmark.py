@@ -21,17 +21,7 @@ from pathlib import Path
 import torch
 
 from cyclecorr.evaluate import resolve_device
-
-
-def peak_rss_mib() -> float:
-    """Peak resident set size of this process in MiB (Linux ``/proc``; NaN elsewhere)."""
-    status = Path("/proc/self/status")
-    if not status.is_file():
-        return float("nan")
-    for line in status.read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0  # kB -> MiB
-    return float("nan")
+from cyclecorr.utils.memory import peak_memory_mib
 
 
 def bench_propagation(args: argparse.Namespace) -> dict[str, float]:
@@ -78,9 +68,7 @@ def bench_propagation(args: argparse.Namespace) -> dict[str, float]:
         encode_s, propagate_s = encode_s + t1 - t0, propagate_s + t2 - t1
     seconds = clock() - start
     count = max(0, len(frames) - 1)
-    peak = (
-        torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else peak_rss_mib()
-    )
+    peak = peak_memory_mib(device)
     h, w = protocol.resized_size(*first.shape)
     return {
         "frames": count,
