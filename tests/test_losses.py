@@ -1,4 +1,7 @@
-"""Golden tests for the TimeCycle losses: l_theta, skip and long cycles, similarity, the sum."""
+"""Golden tests for the TimeCycle losses: l_theta, skip and long cycles, the weighted total.
+
+The similarity forms have their own golden tests in ``test_similarity.py``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from cyclecorr.losses.cycle import long_cycle_thetas
-from cyclecorr.losses.similarity import inlier_fraction, inlier_mask, similarity_dot
+from cyclecorr.losses.similarity import inlier_score
 from cyclecorr.losses.theta import theta_loss
 from cyclecorr.losses.timecycle import TimeCycleLoss
 from cyclecorr.models.encoder import Encoder
@@ -138,37 +141,6 @@ def test_batched_long_cycle_equals_sequential_chains() -> None:
         assert torch.allclose(batched[:, i - 1], step.theta, atol=1e-5)
 
 
-# ------------------------------------------------------------- similarity
-def test_similarity_dot() -> None:
-    query = l2_normalize(torch.randn(2, 8, 3, 3))
-    crops = torch.stack([query, -query], dim=1)  # (B, 2, C, h, w)
-    assert torch.allclose(similarity_dot(query, crops), torch.tensor([[1.0, -1.0]] * 2))
-
-
-def test_inlier_mask_covers_the_predicted_square() -> None:
-    mask = inlier_mask(identity_theta(1), (30, 30), patch_cells=10).reshape(30, 30)
-    assert mask[10:20, 10:20].min() > 0.75 and mask[15, 15] > 0.99
-    assert mask[:9].max() < 0.01 and mask[:, 21:].max() < 0.01
-    assert mask.sum().item() == pytest.approx(100.0, rel=0.05)  # soft edges balance out
-
-
-def test_inlier_fraction_values_and_gradient() -> None:
-    theta = identity_theta(1).requires_grad_(True)
-    inside = torch.zeros(1, 900, 100)
-    inside[0, 15 * 30 + 15] = 1.0  # every patch cell's mass on the centre cell
-    outside = torch.zeros(1, 900, 100)
-    outside[0, 0] = 1.0  # all on the top-left corner cell
-    uniform = torch.full((1, 900, 100), 1 / 900)
-    assert inlier_fraction(inside, theta, (30, 30)).item() > 0.99
-    assert inlier_fraction(outside, theta, (30, 30)).item() < 1e-6
-    assert inlier_fraction(uniform, theta, (30, 30)).item() == pytest.approx(1 / 9, rel=0.05)
-    # mass just right of the square: moving the square right raises the fraction
-    edge = torch.zeros(1, 900, 100)
-    edge[0, 15 * 30 + 20] = 1.0
-    inlier_fraction(edge, theta, (30, 30)).sum().backward()
-    assert theta.grad is not None and theta.grad[0, 0, 2] > 0
-
-
 # ------------------------------------------------------------ the total
 def tiny_setup(k: int = 2) -> tuple[Encoder, Tracker, Tensor, Tensor, Tensor]:
     torch.manual_seed(0)
@@ -204,22 +176,59 @@ def test_loss_runs_under_bf16_autocast_with_float32_geometry(sim_form: str) -> N
     assert encoder.trunk.conv1.weight.grad is not None
 
 
-def test_total_is_the_weighted_sum_of_terms() -> None:
+@pytest.mark.parametrize("reduce", ["mean", "sum"])
+def test_total_is_the_weighted_reduction_of_terms(reduce: str) -> None:
     encoder, tracker, frames, patch, theta_gt = tiny_setup(k=3)
     with torch.no_grad():
         feats, patch_feat = encoder.forward_video(frames), encoder(patch)
-    loss = TimeCycleLoss(k=3, w_sim=1.0, w_skip=0.1, w_long=0.02)
+    loss = TimeCycleLoss(k=3, w_sim=1.0, w_skip=0.1, w_long=0.02, reduce=reduce)
     out = loss(tracker, feats, patch_feat, theta_gt)
     names = {f"{n}/{i}" for n in ("sim", "skip", "long") for i in (1, 2, 3)}
     assert set(out.terms) == names | {"sim", "skip", "long"}
     t = out.terms
-    assert t["sim"].item() == pytest.approx(sum(t[f"sim/{i}"].item() for i in (1, 2, 3)))
+    divisor = 3 if reduce == "mean" else 1
+    for name in ("sim", "skip", "long"):
+        per_hop = sum(t[f"{name}/{i}"].item() for i in (1, 2, 3))
+        assert t[name].item() == pytest.approx(per_hop / divisor, rel=1e-6)
     expected = t["sim"] + 0.1 * t["skip"] + 0.02 * t["long"]
     assert out.total.item() == pytest.approx(expected.item(), rel=1e-5)
-    assert -1.0 <= t["sim/1"].item() <= 0.0  # minus an inlier fraction
+    assert -1.0 <= t["sim/1"].item() <= 0.0  # minus a normalised inlier count
     # long/1 and skip/1 are the same path t -> t-1 -> t
     assert t["long/1"].item() == pytest.approx(t["skip/1"].item(), rel=1e-5)
     assert out.skip_thetas.shape == out.long_thetas.shape == out.direct_thetas.shape
+
+
+def test_mean_is_the_sum_over_k() -> None:
+    encoder, tracker, frames, patch, theta_gt = tiny_setup(k=3)
+    with torch.no_grad():
+        feats, patch_feat = encoder.forward_video(frames), encoder(patch)
+        mean = TimeCycleLoss(k=3)(tracker, feats, patch_feat, theta_gt)
+        summed = TimeCycleLoss(k=3, reduce="sum")(tracker, feats, patch_feat, theta_gt)
+    assert TimeCycleLoss().reduce == "mean"  # the release's default
+    assert mean.total.item() == pytest.approx(summed.total.item() / 3, rel=1e-5)
+    assert mean.terms["sim/2"].item() == pytest.approx(summed.terms["sim/2"].item())
+
+
+def test_inlier_form_uses_the_given_sampling_convention() -> None:
+    """align_corners / translation_quirk reach the inlier mask: each setting gives the score of
+    ``inlier_score`` under that setting on the direct hops (and they differ)."""
+    encoder, tracker, frames, patch, theta_gt = tiny_setup(k=2)
+    nn.init.normal_(tracker.localizer.head.weight, std=0.5)  # off-centre hops
+    with torch.no_grad():
+        feats, patch_feat = encoder.forward_video(frames), encoder(patch)
+        sims = []
+        for flags in [(False, False), (True, False), (True, True)]:
+            loss = TimeCycleLoss(k=2, align_corners=flags[0], translation_quirk=flags[1])
+            out = loss(tracker, feats, patch_feat, theta_gt)
+            query = l2_normalize(patch_feat, dim=1)
+            direct = [tracker(feats[:, 2 - i], query) for i in (1, 2)]
+            expected = [
+                -inlier_score(step.affinity, step.theta, (9, 9), *flags).mean() for step in direct
+            ]
+            for i in (1, 2):
+                assert out.terms[f"sim/{i}"].item() == pytest.approx(expected[i - 1].item(), 1e-5)
+            sims.append(out.terms["sim"].item())
+    assert len({round(value, 6) for value in sims}) == 3
 
 
 def test_long_cycle_off_is_monitored_but_not_trained() -> None:
@@ -234,6 +243,8 @@ def test_long_cycle_off_is_monitored_but_not_trained() -> None:
 def test_bad_configuration_raises() -> None:
     with pytest.raises(ValueError, match="sim_form"):
         TimeCycleLoss(sim_form="cosine")
+    with pytest.raises(ValueError, match="reduce='max'"):
+        TimeCycleLoss(reduce="max")
     _, tracker, _, _, theta_gt = tiny_setup(k=2)
     feats = torch.zeros(2, 3, 16, 9, 9)
     with pytest.raises(ValueError, match="k\\+1=5"):

@@ -1,12 +1,14 @@
-"""The TimeCycle objective: weighted sum of similarity, skip-cycle and long-cycle losses.
+"""The TimeCycle objective: weighted similarity, skip-cycle and long-cycle losses.
 
-METHOD.md section 4, with ``k`` past frames:
+METHOD.md section 4, with ``k`` past frames and ``R`` the reduction over ``i = 1..k``:
 
-    L = sum_{i=1..k} w_sim L_sim^i + w_skip L_skip^i + w_long L_long^i
+    L = w_sim R_i(L_sim^i) + w_skip R_i(L_skip^i) + w_long R_i(L_long^i),
 
-(paper: ``w_sim = 1``, ``w_skip = w_long = 0.1``; the release's effective weights are 1.0, 0.1,
-0.02, our defaults). The skip cycle's direct hops ``t -> t-i`` feed the similarity loss and the
-first one is the long cycle's first backward hop, so each is computed once
+``R = mean`` (``reduce="mean"``, the release: it averages the long-cycle terms over ``i`` and
+its skip and inlier criteria over the ``B*k`` hops) or ``R = sum`` (``reduce="sum"``, the paper's
+``sum_i``). Paper: ``w_sim = 1``, ``w_skip = w_long = 0.1``; the release's effective weights are
+1.0, 0.1, 0.02, our defaults. The skip cycle's direct hops ``t -> t-i`` feed the similarity loss
+and the first one is the long cycle's first backward hop, so each is computed once
 (see ``cyclecorr.losses.cycle`` for how the long cycles share hops). With ``long_cycle=False``
 the long cycles are still run, without gradients, so their terms and thetas can be monitored, but
 they are left out of the total.
@@ -24,6 +26,8 @@ from cyclecorr.losses.similarity import SIM_FORMS, similarity_loss
 from cyclecorr.losses.skip import skip_cycle, skip_cycle_loss
 from cyclecorr.ops.affinity import l2_normalize
 
+REDUCTIONS = ("mean", "sum")
+
 
 class LossOutput(NamedTuple):
     """Result of ``TimeCycleLoss``.
@@ -31,7 +35,8 @@ class LossOutput(NamedTuple):
     Attributes:
         total: scalar loss to back-propagate.
         terms: scalars ``"sim/i"``, ``"skip/i"``, ``"long/i"`` (i = 1..k, unweighted, batch
-            means) and their unweighted sums ``"sim"``, ``"skip"``, ``"long"``.
+            means) and their unweighted reductions over ``i`` (mean or sum, as ``reduce``)
+            ``"sim"``, ``"skip"``, ``"long"``, so ``total = sum_n w_n terms[n]``.
         skip_thetas: ``(B, k, 2, 3)`` placements in ``t`` after the skip cycles.
         long_thetas: ``(B, k, 2, 3)`` placements in ``t`` after the long cycles.
         direct_thetas: ``(B, k, 2, 3)`` placements of the direct hops ``t -> t-i`` (in ``t-i``).
@@ -55,7 +60,11 @@ class TimeCycleLoss(nn.Module):
         sim_form: ``"inlier"`` (release) or ``"dot"`` (paper); see ``losses/similarity.py``.
         long_cycle: include the long cycles in the total.
         grid: points per side of the theta-loss grid.
-        inlier_softness: soft edge (in patch cells) of the inlier region.
+        reduce: ``"mean"`` (release) or ``"sum"`` (paper) of each term over ``i = 1..k``.
+        align_corners: the inlier mask's sampling convention; must equal the tracker's (the
+            configs interpolate it from ``model.tracker.align_corners``).
+        translation_quirk: the inlier mask's 227/210 translation scaling; must equal the
+            tracker's (interpolated from ``model.tracker.translation_quirk``).
     """
 
     def __init__(
@@ -67,7 +76,9 @@ class TimeCycleLoss(nn.Module):
         sim_form: str = "inlier",
         long_cycle: bool = True,
         grid: int = 20,
-        inlier_softness: float = 0.25,
+        reduce: str = "mean",
+        align_corners: bool = False,
+        translation_quirk: bool = False,
     ) -> None:
         super().__init__()
         if sim_form not in SIM_FORMS:
@@ -75,11 +86,17 @@ class TimeCycleLoss(nn.Module):
                 f"cyclecorr/losses/timecycle.py: sim_form={sim_form!r}; expected one of "
                 f"{SIM_FORMS} (set model.loss.sim_form)."
             )
+        if reduce not in REDUCTIONS:
+            raise ValueError(
+                f"cyclecorr/losses/timecycle.py: reduce={reduce!r}; expected one of "
+                f"{REDUCTIONS} (set model.loss.reduce)."
+            )
         if k < 1:
             raise ValueError(f"cyclecorr/losses/timecycle.py: k must be >= 1, got {k}.")
         self.k, self.sim_form, self.long_cycle = k, sim_form, long_cycle
         self.w_sim, self.w_skip, self.w_long = w_sim, w_skip, w_long
-        self.grid, self.inlier_softness = grid, inlier_softness
+        self.grid, self.reduce = grid, reduce
+        self.align_corners, self.translation_quirk = align_corners, translation_quirk
 
     def check_inputs(self, frame_feats: Tensor, patch_feat: Tensor, theta_gt: Tensor) -> None:
         """Raise a clear error when the batch does not hold ``k + 1`` frames per clip."""
@@ -123,25 +140,29 @@ class TimeCycleLoss(nn.Module):
             aff=direct.affinity,
             thetas=direct.theta,
             frame_hw=frame_hw,
-            softness=self.inlier_softness,
+            align_corners=self.align_corners,
+            translation_quirk=self.translation_quirk,
         )
         skip_terms = skip_cycle_loss(skip.back_thetas, theta_gt, self.grid)
         with torch.set_grad_enabled(self.long_cycle and torch.is_grad_enabled()):
             long_thetas = long_cycle_thetas(tracker, frame_feats, query, direct.crop[:, 0])
             long_terms = long_cycle_loss(long_thetas, theta_gt, self.grid)
-        total = self.w_sim * sim.sum() + self.w_skip * skip_terms.sum()
+        total = self.w_sim * self.reduced(sim) + self.w_skip * self.reduced(skip_terms)
         if self.long_cycle:
-            total = total + self.w_long * long_terms.sum()
+            total = total + self.w_long * self.reduced(long_terms)
         terms = self.named_terms(sim, skip_terms, long_terms)
         return LossOutput(total, terms, skip.back_thetas, long_thetas, direct.theta)
 
-    @staticmethod
-    def named_terms(sim: Tensor, skip: Tensor, long: Tensor) -> dict[str, Tensor]:
-        """``{"sim/1": .., "skip/1": .., "long/1": .., ..., "sim": sum, ...}`` (detached)."""
+    def reduced(self, values: Tensor) -> Tensor:
+        """``(k,)`` per-``i`` losses -> scalar, by ``reduce`` (mean or sum over ``i``)."""
+        return values.mean() if self.reduce == "mean" else values.sum()
+
+    def named_terms(self, sim: Tensor, skip: Tensor, long: Tensor) -> dict[str, Tensor]:
+        """``{"sim/1": .., "skip/1": .., "long/1": .., ..., "sim": reduced, ...}`` (detached)."""
         terms: dict[str, Tensor] = {}
         for name, values in (("sim", sim), ("skip", skip), ("long", long)):
             values = values.detach()
             for i, value in enumerate(values, start=1):
                 terms[f"{name}/{i}"] = value
-            terms[name] = values.sum()
+            terms[name] = self.reduced(values)
         return terms

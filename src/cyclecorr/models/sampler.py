@@ -24,6 +24,41 @@ from cyclecorr.ops.affinity import l2_normalize
 QUIRK_TRANSLATION_SCALE = 227.0 / 210.0
 
 
+def sampling_grid(
+    theta: Tensor,
+    out_hw: tuple[int, int],
+    align_corners: bool = False,
+    translation_quirk: bool = False,
+) -> Tensor:
+    """Frame positions that ``theta`` maps the ``h x w`` patch grid to (``grid_sample`` input).
+
+    The one home of the sampling convention, shared by the crop below and the similarity loss's
+    inlier mask (``cyclecorr.losses.similarity``): ``affine_grid`` with ``align_corners`` (patch
+    grid points at ``linspace(-1, 1, h)`` when ``True``, at cell centres when ``False``), the
+    translation scaled by 227/210 when ``translation_quirk`` is on (the release's grid generator
+    divides the base grid by 227/210, applies ``theta``, multiplies by 227/210).
+
+    Args:
+        theta: ``(B, 2, 3)`` patch grid ``[-1, 1]^2`` -> frame normalised coordinates.
+        out_hw: ``(h, w)`` patch grid.
+        align_corners: ``affine_grid`` convention.
+        translation_quirk: scale the translation by 227/210 (release quirk).
+
+    Returns:
+        ``(B, h, w, 2)`` ``(x, y)`` frame normalised coordinates, row-major patch cells.
+    """
+    if theta.ndim != 3 or theta.shape[1:] != (2, 3):
+        raise ValueError(
+            "cyclecorr/models/sampler.py: sampling_grid expects theta (B, 2, 3), got "
+            f"{tuple(theta.shape)}."
+        )
+    if translation_quirk:
+        scale = theta.new_tensor([1.0, 1.0, QUIRK_TRANSLATION_SCALE])  # (3,) column scales
+        theta = theta * scale
+    size = [theta.shape[0], 1, *out_hw]  # affine_grid reads only N, H, W
+    return F.affine_grid(theta, size, align_corners=align_corners)  # (B, h, w, 2)
+
+
 def crop_features(
     frame_feat: Tensor,
     theta: Tensor,
@@ -49,12 +84,8 @@ def crop_features(
             "cyclecorr/models/sampler.py: crop_features expects theta (B, 2, 3) matching "
             f"frame_feat (B, C, H, W)={tuple(frame_feat.shape)}, got {tuple(theta.shape)}."
         )
-    if translation_quirk:
-        scale = theta.new_tensor([1.0, 1.0, QUIRK_TRANSLATION_SCALE])  # (3,) column scales
-        theta = theta * scale
-    b, c = frame_feat.shape[:2]
-    grid = F.affine_grid(
-        theta.to(frame_feat.dtype), [b, c, *out_hw], align_corners=align_corners
+    grid = sampling_grid(
+        theta.to(frame_feat.dtype), out_hw, align_corners, translation_quirk
     )  # (B, h, w, 2)
     crop = F.grid_sample(
         frame_feat, grid, mode="bilinear", padding_mode="zeros", align_corners=align_corners
