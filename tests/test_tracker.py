@@ -84,6 +84,29 @@ def test_localizer_rejects_too_small_grid() -> None:
         Localizer(frame_cells=81, patch_cells=3, kernel_size=2)(torch.zeros(1, 80, 9))
 
 
+def test_localizer_release_options_bias_and_kaiming_fan_out() -> None:
+    """The release: no conv bias, kaiming_normal_(fan_out, relu) on both convs; head unchanged."""
+    torch.manual_seed(0)
+    plain = Localizer(frame_cells=900, patch_cells=10, kernel_size=4)
+    release = Localizer(
+        frame_cells=900, patch_cells=10, kernel_size=4, bias=False, init="kaiming_fan_out"
+    )
+    first, second = release.convs[0], release.convs[2]
+    assert first.bias is None and second.bias is None
+    assert not any(key.endswith("convs.0.bias") for key in release.state_dict())
+    assert plain.convs[0].bias is not None
+    # fan_out = out_channels * k * k: std sqrt(2 / (128 * 16)) and sqrt(2 / (64 * 16))
+    assert first.weight.std().item() == pytest.approx(math.sqrt(2 / 2048), rel=0.02)
+    assert second.weight.std().item() == pytest.approx(math.sqrt(2 / 1024), rel=0.02)
+    # PyTorch's default (Kaiming-uniform, a = sqrt(5), fan_in): std 1 / sqrt(3 * 900 * 16)
+    assert plain.convs[0].weight.std().item() == pytest.approx(1 / math.sqrt(3 * 14400), rel=0.02)
+    for loc in (plain, release):
+        assert loc.head.weight.std().item() == pytest.approx(0.01, rel=0.1)
+        assert torch.all(loc.head.bias == 0)
+    with pytest.raises(ValueError, match="unknown conv init 'xavier'"):
+        Localizer(frame_cells=81, patch_cells=3, kernel_size=2, init="xavier")
+
+
 # ---------------------------------------------------------------- tracker
 def test_tracker_shapes_and_size_errors() -> None:
     tracker = Tracker(channels=16, patch_cells=3, frame_hw=(9, 9), kernel_size=2)
@@ -98,6 +121,24 @@ def test_tracker_shapes_and_size_errors() -> None:
         tracker(torch.randn(2, 16, 10, 10), query)
     with pytest.raises(ValueError, match="patch_cells"):
         tracker(frame, l2_normalize(torch.randn(2, 16, 4, 4)))
+
+
+def test_tracker_passes_the_localizer_options() -> None:
+    tracker = Tracker(
+        channels=8,
+        patch_cells=3,
+        frame_hw=(9, 9),
+        kernel_size=2,
+        localizer_bias=False,
+        localizer_init="kaiming_fan_out",
+    )
+    convs = tracker.localizer.convs
+    assert convs[0].bias is None and convs[2].bias is None
+    assert convs[0].weight.std().item() == pytest.approx(math.sqrt(2 / (128 * 4)), rel=0.05)
+    assert (
+        Tracker(channels=8, patch_cells=3, frame_hw=(9, 9), kernel_size=2).localizer.convs[0].bias
+        is not None
+    )
 
 
 def test_track_hops_equals_separate_calls() -> None:

@@ -1,4 +1,4 @@
-"""The feature encoder ``phi``: a ResNet trunk at output stride 8 plus a 1x1 projection.
+"""The feature encoder ``phi``: a ResNet trunk at output stride 8 plus an optional 1x1 projection.
 
 METHOD.md section 3: ResNet-50 up to ``layer3`` with ``layer3`` at stride 1 and *no dilation*
 (output stride 8, 1024 channels; 240 px -> 30x30), then ``conv1x1(1024 -> 512) + ReLU``. The
@@ -10,14 +10,25 @@ torchvision ``ResNet`` built with ``weights=None`` (trained from scratch, nothin
 unused stages, ``avgpool`` and ``fc`` are replaced by ``nn.Identity``. Frames are encoded
 independently (the release's "inflated 3D" net has 1-frame kernels); in ``forward_video`` the
 BatchNorm statistics pool over batch x time.
+
+Options: the release's projection has no bias and Kaiming-normal fan-out init
+(``proj_bias=False, proj_init="kaiming_fan_out"``); ``padding_mode="reflect"`` pads every padded
+trunk convolution by reflection (CRW's ``modify(padding='reflect')``; max-pooling keeps its
+implicit padding); ``out_channels=None`` drops the projection (``proj`` is ``nn.Identity``, the
+features are the last kept stage's output). CRW's random-init "scratch" encoder is
+``Encoder("resnet18", "layer3", out_channels=None, padding_mode="reflect")``: 256-d layer3
+features at stride 8, no head.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal, cast
 
 import torch
 from torch import Tensor, nn
+
+from cyclecorr.models.init import init_conv
 
 STAGES = ("layer1", "layer2", "layer3", "layer4")
 DEFAULT_STOP = {"resnet18": "layer4", "resnet34": "layer4", "resnet50": "layer3"}
@@ -26,6 +37,7 @@ STAGE_CHANNELS = {
     "resnet34": {"layer2": 128, "layer3": 256, "layer4": 512},
     "resnet50": {"layer2": 512, "layer3": 1024, "layer4": 2048},
 }
+PADDING_MODES = ("zeros", "reflect")
 
 
 def build_resnet(arch: str) -> nn.Module:
@@ -47,22 +59,48 @@ def unstride_stage(stage: nn.Module) -> None:
             module.stride = (1, 1)
 
 
+def set_padding_mode(module: nn.Module, padding_mode: str) -> None:
+    """Set ``padding_mode`` on every ``Conv2d`` inside ``module`` that pads (padding > 0).
+
+    Args:
+        module: e.g. the trunk.
+        padding_mode: ``"zeros"`` or ``"reflect"``.
+    """
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(
+            f"cyclecorr/models/encoder.py: padding_mode={padding_mode!r}; expected one of "
+            f"{PADDING_MODES} (set model.encoder.padding_mode)."
+        )
+    mode = cast(Literal["zeros", "reflect"], padding_mode)
+    for conv in module.modules():
+        if isinstance(conv, nn.Conv2d) and any(int(side) > 0 for side in conv.padding):
+            conv.padding_mode = mode
+
+
 class Encoder(nn.Module):
-    """ResNet trunk (output stride 8) + ``conv1x1 -> out_channels`` + ReLU.
+    """ResNet trunk (output stride 8) + ``conv1x1 -> out_channels`` + ReLU (or no projection).
 
     Args:
         arch: ``"resnet50"`` (METHOD default), ``"resnet18"`` or ``"resnet34"``.
         stop_at: last stage kept, ``"layer2"``, ``"layer3"`` or ``"layer4"``; ``None`` picks the
             arch default (``layer3`` for resnet50, ``layer4`` for resnet18/34).
-        out_channels: channels ``C`` of the projected features.
+        out_channels: channels ``C`` of the projected features; ``None``: no projection, the
+            features are the ``stop_at`` stage's output (``C`` = its channels, e.g. 256 for
+            resnet18 ``layer3``).
         channels_last: run the convolutions in NHWC memory layout (weights and inputs); the
             output is returned in the usual contiguous NCHW layout. Same values up to float
             rounding; about a quarter faster on CPU (oneDNN) and what tensor cores prefer.
+        padding_mode: ``"zeros"`` (torchvision's) or ``"reflect"`` (CRW), applied to every trunk
+            ``Conv2d`` with non-zero padding.
+        proj_bias: bias on the 1x1 projection (the release: ``False``).
+        proj_init: the projection's init, ``"default"`` (PyTorch's) or ``"kaiming_fan_out"``
+            (the release's); see ``cyclecorr.models.init``.
 
     Attributes:
         trunk: the torchvision ``ResNet``; stages after ``stop_at``, ``avgpool``, ``fc`` are
             ``nn.Identity``.
-        proj: ``nn.Sequential(Conv2d(trunk_channels, C, 1), ReLU)``.
+        proj: ``nn.Sequential(Conv2d(trunk_channels, C, 1), ReLU)``, or ``nn.Identity()`` when
+            ``out_channels`` is ``None``.
         stride: 8, input pixels per feature cell.
         out_channels: ``C``.
     """
@@ -73,8 +111,11 @@ class Encoder(nn.Module):
         self,
         arch: str = "resnet50",
         stop_at: str | None = None,
-        out_channels: int = 512,
+        out_channels: int | None = 512,
         channels_last: bool = False,
+        padding_mode: str = "zeros",
+        proj_bias: bool = True,
+        proj_init: str = "default",
     ) -> None:
         super().__init__()
         trunk = build_resnet(arch)
@@ -90,14 +131,17 @@ class Encoder(nn.Module):
         self.removed = [*STAGES[last + 1 :], "fc"]
         for name in [*STAGES[last + 1 :], "avgpool", "fc"]:
             setattr(trunk, name, nn.Identity())
+        set_padding_mode(trunk, padding_mode)
         self.stages = STAGES[: last + 1]
         self.arch, self.stop_at = arch, stop_at
         self.trunk = trunk
-        self.out_channels = out_channels
-        self.proj = nn.Sequential(
-            nn.Conv2d(STAGE_CHANNELS[arch][stop_at], out_channels, kernel_size=1),
-            nn.ReLU(inplace=True),
-        )
+        trunk_channels = STAGE_CHANNELS[arch][stop_at]
+        self.out_channels = trunk_channels if out_channels is None else out_channels
+        self.proj: nn.Module = nn.Identity()
+        if out_channels is not None:
+            conv = nn.Conv2d(trunk_channels, out_channels, kernel_size=1, bias=proj_bias)
+            init_conv(conv, proj_init)
+            self.proj = nn.Sequential(conv, nn.ReLU(inplace=True))
         self.channels_last = channels_last
         if channels_last:
             self.to(memory_format=torch.channels_last)
@@ -109,7 +153,8 @@ class Encoder(nn.Module):
             x: ``(N, 3, H, W)`` float32 ImageNet-normalised images, H and W multiples of 8.
 
         Returns:
-            ``(N, C, H/8, W/8)`` raw (not L2-normalised), non-negative features.
+            ``(N, C, H/8, W/8)`` raw (not L2-normalised), non-negative features (ReLU last, in
+            the projection or the trunk's last block).
         """
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(

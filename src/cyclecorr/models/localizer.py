@@ -5,6 +5,8 @@ out as ``H*W`` channels on the ``h x w`` patch grid and goes through
 ``conv(HW -> 128, k) -> LeakyReLU(0.1) -> conv(128 -> 64, k) -> LeakyReLU(0.1) -> linear -> 3``
 (unpadded convolutions; ``k = 4`` on a 10x10 grid gives 64 x 4 x 4 = 1024 linear inputs). The
 linear layer starts at N(0, 0.01) with zero bias, so the first guess is a centred, unrotated patch.
+The release's convolutions have no bias and Kaiming-normal init (``fan_out``, ReLU gain):
+``bias=False, init="kaiming_fan_out"``; the defaults keep PyTorch's (bias, Kaiming-uniform).
 
 ``ProcrustesLocalizer`` is a parameter-free, closed-form readout with the same interface: each
 patch cell's soft-argmax location in the frame, then the least-squares rotation + translation
@@ -18,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from cyclecorr.models.init import init_conv
 from cyclecorr.ops.geometry import PATCH_SCALE, cell_centers
 
 
@@ -30,6 +33,9 @@ class Localizer(nn.Module):
         hidden: channels of the two convolutions.
         kernel_size: kernel of both (unpadded) convolutions; the grid shrinks by
             ``2 * (kernel_size - 1)``.
+        bias: give both convolutions a bias (the release: ``False``).
+        init: both convolutions' init, ``"default"`` (PyTorch's) or ``"kaiming_fan_out"`` (the
+            release's); the linear head is N(0, 0.01) with zero bias either way.
     """
 
     def __init__(
@@ -38,6 +44,8 @@ class Localizer(nn.Module):
         patch_cells: int = 10,
         hidden: tuple[int, int] = (128, 64),
         kernel_size: int = 4,
+        bias: bool = True,
+        init: str = "default",
     ) -> None:
         super().__init__()
         out_side = patch_cells - 2 * (kernel_size - 1)
@@ -50,12 +58,11 @@ class Localizer(nn.Module):
             )
         self.frame_cells = frame_cells
         self.patch_cells = patch_cells
-        self.convs = nn.Sequential(
-            nn.Conv2d(frame_cells, hidden[0], kernel_size),
-            nn.LeakyReLU(0.1),
-            nn.Conv2d(hidden[0], hidden[1], kernel_size),
-            nn.LeakyReLU(0.1),
-        )
+        first = nn.Conv2d(frame_cells, hidden[0], kernel_size, bias=bias)
+        second = nn.Conv2d(hidden[0], hidden[1], kernel_size, bias=bias)
+        for conv in (first, second):
+            init_conv(conv, init)
+        self.convs = nn.Sequential(first, nn.LeakyReLU(0.1), second, nn.LeakyReLU(0.1))
         self.head = nn.Linear(hidden[1] * out_side * out_side, 3)
         nn.init.normal_(self.head.weight, mean=0.0, std=0.01)
         nn.init.zeros_(self.head.bias)

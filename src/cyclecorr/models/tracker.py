@@ -49,6 +49,9 @@ class Tracker(nn.Module):
         kernel_size: localizer convolution kernel (4 for 10x10 patches, 3 for 6x6, 2 for 3x3).
         align_corners: sampler convention (``False``: see ``cyclecorr.models.sampler``).
         translation_quirk: the release's 227/210 translation scaling when sampling.
+        localizer_bias: biases on the localizer's convolutions (the release: ``False``).
+        localizer_init: the localizer convolutions' init, ``"default"`` or ``"kaiming_fan_out"``
+            (the release's); see ``cyclecorr.models.localizer.Localizer``.
     """
 
     def __init__(
@@ -60,6 +63,8 @@ class Tracker(nn.Module):
         kernel_size: int = 4,
         align_corners: bool = False,
         translation_quirk: bool = False,
+        localizer_bias: bool = True,
+        localizer_init: str = "default",
     ) -> None:
         super().__init__()
         self.channels = channels
@@ -72,6 +77,8 @@ class Tracker(nn.Module):
             frame_cells=self.frame_hw[0] * self.frame_hw[1],
             patch_cells=patch_cells,
             kernel_size=kernel_size,
+            bias=localizer_bias,
+            init=localizer_init,
         )
 
     def check_inputs(self, frame_feat: Tensor, query: Tensor) -> None:
