@@ -44,6 +44,19 @@ def test_target_fps_none_uses_frame_units() -> None:
     assert clip.motion == 20
 
 
+@pytest.mark.parametrize(("fps", "offset"), [(12.0, 2), (24.0, 4), (30.0, 5)])
+def test_motion_offset_in_frames_at_target_fps(fps: float, offset: int) -> None:
+    """The release's motion frame: frame_gap = 2 frames (at 12 fps) after the target."""
+    spec = ClipSpec(motion_offset=2)
+    default = clip_indices_at(3, 200, fps, ClipSpec())
+    clip = clip_indices_at(3, 200, fps, spec)
+    assert clip.target == default.target and clip.past.tolist() == default.past.tolist()
+    assert clip.motion == clip.target + offset  # 2 * fps / 12, rounded half up
+    assert clip_indices_at(1, 100, 60.0, ClipSpec(target_fps=None, motion_offset=2)).motion == 18
+    with pytest.raises(ValueError, match="motion_offset > 0"):
+        clip_indices_at(0, 100, 12.0, ClipSpec(motion_offset=0))
+
+
 def test_short_video_gets_fractional_gap_spanning_it() -> None:
     # span 15 > 10 - 1: scale by 9/15 -> offsets 0, 1.2, 2.4, 3.6 -> 0, 1, 2, 4; target 9
     clip = clip_indices_at(0, 10, 12.0, ClipSpec())

@@ -9,6 +9,7 @@ import torch
 
 from cyclecorr.data.patch_sampling import (
     PatchSample,
+    choose_window,
     cut_patch,
     motion_map,
     patch_theta,
@@ -135,3 +136,91 @@ def test_deterministic_given_rng_and_checks_shape() -> None:
     assert torch.equal(a.theta, b.theta) and torch.equal(a.patch, b.patch)
     with pytest.raises(ValueError, match="square"):
         sample_patch(torch.zeros(3, 24, 48), torch.zeros(3, 24, 48), np.random.default_rng(0))
+
+
+# ------------------------------------------------ the release's jitter and clamp
+def test_release_jitter_equals_the_release_formula() -> None:
+    """jitter_fraction=1/12, clamp="centre": centre = (2 xloc - 1) * 2/3 with
+    xloc = clip(col / 6 + U(-1/12, 1/12), 0, 1), the same draws replayed from the same seed."""
+    frame, later = _frame(7), _frame(8)
+    scores = window_scores(motion_map(frame, later), 7)
+    for seed in range(40):
+        out = sample_patch(
+            frame, later, np.random.default_rng(seed), max_angle_deg=0.0, jitter_px=None,
+            jitter_fraction=1 / 12, clamp="centre",
+        )  # fmt: skip
+        replay = np.random.default_rng(seed)
+        window = choose_window(scores, 10, replay)
+        assert window == out.window
+        row, col = divmod(window, 7)
+        shift = replay.uniform(-1 / 12, 1 / 12, size=2)
+        xloc = min(max(col / 6 + shift[0], 0.0), 1.0)
+        yloc = min(max(row / 6 + shift[1], 0.0), 1.0)
+        expected = torch.tensor([(2 * xloc - 1) * 2 / 3, (2 * yloc - 1) * 2 / 3])
+        assert torch.allclose(out.theta[:, 2], expected.float(), atol=1e-6)
+
+
+def test_release_jitter_range_is_s_over_18_pixels() -> None:
+    frame = _frame(9)
+    rng = np.random.default_rng(10)
+    offsets = []
+    for _ in range(300):
+        out = sample_patch(
+            frame, frame, rng, max_angle_deg=0.0, jitter_px=None, jitter_fraction=1 / 12,
+            clamp="centre",
+        )  # fmt: skip
+        centre = window_centers(7)[out.window]
+        offsets.append((out.theta[:, 2] - centre) * S / 2)  # pixels
+    px = torch.stack(offsets)  # (300, 2)
+    assert px.abs().max() <= S / 18 + 1e-4  # 4 px at S = 72
+    assert px.abs().max() > 0.9 * S / 18
+
+
+def test_centre_clamp_lets_a_rotated_corner_patch_reach_out() -> None:
+    theta = patch_theta(2 / 3, -2 / 3, math.radians(45), clamp="centre")
+    assert torch.allclose(theta[:, 2], torch.tensor([2 / 3, -2 / 3]))  # not pulled inside
+    assert _corners(theta).abs().max() > 1.1
+    assert patch_theta(0.9, -0.8, 0.0, clamp="centre")[:, 2].tolist() == pytest.approx(
+        [2 / 3, -2 / 3]
+    )
+    with pytest.raises(ValueError, match="clamp='edges'"):
+        patch_theta(0.0, 0.0, 0.0, clamp="edges")
+
+
+def test_exactly_one_jitter_amount() -> None:
+    frame = _frame()
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="exactly one of jitter_px"):
+        sample_patch(frame, frame, rng, jitter_px=8.0, jitter_fraction=1 / 12)
+    with pytest.raises(ValueError, match="exactly one of jitter_px"):
+        sample_patch(frame, frame, rng, jitter_px=None)
+    with pytest.raises(ValueError, match=">= 0"):
+        sample_patch(frame, frame, rng, jitter_px=-1.0)
+
+
+def test_align_corners_cut_on_a_ramp() -> None:
+    """Bilinear sampling of a horizontal ramp I(u) = u is exact, so the cut shows the sampled
+    pixel coordinates: cell centres u + 24 (align_corners=False) or the linspace grid mapped to
+    (x + 1) / 2 * (S - 1) (align_corners=True, the release's convention)."""
+    ramp = torch.arange(S, dtype=torch.float32).expand(3, S, S).clone()  # value = column
+    theta = patch_theta(0.0, 0.0, 0.0)
+    edges = cut_patch(ramp, theta, 24)[0, 5]  # one row, (24,)
+    assert torch.allclose(edges, torch.arange(24.0) + 24, atol=1e-4)
+    centres = cut_patch(ramp, theta, 24, align_corners=True)[0, 5]
+    expected = (torch.linspace(-1, 1, 24) / 3 + 1) / 2 * (S - 1)
+    assert torch.allclose(centres, expected, atol=1e-4)
+
+
+def test_mirror_columns_places_the_mirror_window() -> None:
+    target = _frame(11)
+    later = target.clone()
+    later[:, 30:42, 4:16] += 2.0  # motion on the left
+    options = {"max_angle_deg": 0.0, "jitter_px": 0.0}
+    plain = sample_patch(target, later, np.random.default_rng(12), **options)
+    mirrored = sample_patch(
+        target, later, np.random.default_rng(12), **options, mirror_columns=True
+    )
+    row, col = divmod(plain.window, 7)
+    assert mirrored.window == row * 7 + (6 - col)
+    assert mirrored.theta[0, 2] == pytest.approx(-plain.theta[0, 2].item(), abs=1e-6)
+    assert mirrored.theta[1, 2] == pytest.approx(plain.theta[1, 2].item(), abs=1e-6)

@@ -79,3 +79,51 @@ def test_bad_arguments_raise() -> None:
         SampleBuilder(crop_size=48, resize_to=40)
     with pytest.raises(ValueError, match="clip_len \\+ 2"):
         SampleBuilder(crop_size=48)(np.zeros((2, 48, 48, 3), np.uint8), np.random.default_rng(0))
+
+
+def test_release_patch_options_reach_the_cut() -> None:
+    """align_corners, jitter_fraction and clamp are passed to the patch: the patch is the
+    target cut at theta under align_corners=True, and the release's jitter stays within S/18."""
+    builder = SampleBuilder(
+        crop_size=48, jitter_px=None, jitter_fraction=1 / 12, clamp="centre", align_corners=True
+    )
+    for seed in range(5):
+        sample = builder(_clip(6), np.random.default_rng(seed))
+        target, theta = sample["frames"][-1], sample["theta"]
+        assert torch.allclose(cut_patch(target, theta, 16, align_corners=True), sample["patch"])
+        assert not torch.allclose(cut_patch(target, theta, 16), sample["patch"], atol=1e-3)
+        assert theta[:, 2].abs().max() <= 2 / 3 + 1e-6  # the centre clamp
+    plain = SampleBuilder(crop_size=48)
+    assert (plain.jitter_px, plain.jitter_fraction, plain.clamp) == (8, None, "corners")
+    assert plain.align_corners is False
+
+
+def test_release_patch_options_are_checked_at_construction() -> None:
+    with pytest.raises(ValueError, match="exactly one of jitter_px"):
+        SampleBuilder(crop_size=48, jitter_fraction=1 / 12)  # jitter_px still 8
+    with pytest.raises(ValueError, match="clamp='box'"):
+        SampleBuilder(crop_size=48, clamp="box")
+
+
+def test_mirror_window_on_flip_reproduces_the_release() -> None:
+    """Motion only in the bottom-right: the window is chosen there (in the flipped frames, the
+    bottom-left). Without the option the patch follows the motion; with it, flipped clips get
+    the mirror-image column, so the patch stays bottom-right of the (flipped) crop."""
+    frames = np.repeat(_clip(7, h=48, w=48)[:1], 6, axis=0)
+    frames[-1, 32:48, 32:48] = 255 - frames[-1, 32:48, 32:48]
+    options = {"crop_size": 48, "max_angle_deg": 0.0, "jitter_px": 0, "patch_top_k": 4}
+    follow = SampleBuilder(**options)
+    mirror = SampleBuilder(**options, mirror_window_on_flip=True)
+    flipped = 0
+    for seed in range(16):
+        plain = follow(frames, np.random.default_rng(seed))["theta"]
+        release = mirror(frames, np.random.default_rng(seed))["theta"]
+        assert plain[1, 2] > 0 and release[1, 2] > 0  # rows are never mirrored
+        assert release[0, 2] > 0  # right half, flipped or not
+        if plain[0, 2] < 0:  # flipped clip: the motion is on the left of the crop
+            flipped += 1
+            assert torch.allclose(release[0, 2], -plain[0, 2])
+        else:
+            assert torch.equal(release, plain)
+    assert 3 <= flipped <= 13
+    assert SampleBuilder(crop_size=48).mirror_window_on_flip is False

@@ -6,7 +6,8 @@ A clip is ``clip_len`` past frames spaced ``frame_gap`` apart, then a target fra
 
     past_i = i * frame_gap                                  (i = 0 .. clip_len - 1)
     target = (clip_len - 1) * frame_gap + pred_distance     (release: 0, 2, 4, 6 -> 15)
-    motion = target + round(target_fps / 3)                 (about 1/3 s later)
+    motion = target + round(target_fps / 3)                 (about 1/3 s later; default)
+    motion = target + motion_offset                         (when given; release: 2)
 
 A video at ``fps`` scales every offset by ``fps / target_fps`` so that every video spans the same
 time (``target_fps=None`` keeps frame units). Offsets are rounded half-up to integer frames after
@@ -32,12 +33,16 @@ class ClipSpec(NamedTuple):
         frame_gap: spacing between consecutive past frames.
         pred_distance: frames from the last past frame to the target.
         target_fps: frame rate the gaps are defined at; ``None`` uses a video's own frames.
+        motion_offset: frames (at ``target_fps``) from the target to the motion frame; ``None``
+            keeps ``round(target_fps / 3)`` (4 frames without a ``target_fps``). The release
+            uses the frame ``frame_gap`` = 2 frames after the target.
     """
 
     clip_len: int = 4
     frame_gap: float = 2
     pred_distance: float = 9
     target_fps: float | None = 12.0
+    motion_offset: float | None = None
 
 
 class ClipIndices(NamedTuple):
@@ -64,6 +69,11 @@ def _check_spec(spec: ClipSpec, fps: float) -> None:
         raise ValueError(
             "clip_sampling.py: expected clip_len >= 1, frame_gap >= 0, pred_distance > 0, found "
             f"{spec}; fix the clip config."
+        )
+    if spec.motion_offset is not None and not spec.motion_offset > 0:
+        raise ValueError(
+            f"clip_sampling.py: expected motion_offset > 0 or None, found {spec.motion_offset}; "
+            "fix data.clip.motion_offset."
         )
     if not fps > 0 or (spec.target_fps is not None and not spec.target_fps > 0):
         raise ValueError(
@@ -97,7 +107,9 @@ def clip_offsets(num_frames: int, fps: float, spec: ClipSpec) -> tuple[np.ndarra
     offsets = steps * scale  # (clip_len + 1,)
     if _round_half_up(offsets[-1:])[0] > num_frames - 1:
         offsets = offsets * ((num_frames - 1) / offsets[-1])  # fractional gap: spans the video
-    if spec.target_fps is None:
+    if spec.motion_offset is not None:
+        delay = spec.motion_offset * scale
+    elif spec.target_fps is None:
         delay = float(_MOTION_FRAMES_WITHOUT_FPS)
     else:
         delay = max(1.0, round(spec.target_fps / 3)) * scale

@@ -4,15 +4,30 @@ Motion map ``M = sum_c |I_t - I_m|`` (target t, motion frame m shortly after it)
 windows of side S/3 sit on a ``grid x grid`` lattice spanning the frame (window centres at
 ``linspace(-2/3, 2/3, grid)`` in normalised coordinates); each scores the motion summed inside
 it. One of the ``top_k`` highest-scoring windows is drawn uniformly (ties broken at random), its
-centre jittered by up to ``jitter_px`` pixels, and the patch rotated by ``a ~ U[-max, max]``::
+centre jittered, and the patch rotated by ``a ~ U[-max, max]``::
 
     theta = [[cos a / 3, -sin a / 3, cx],
              [sin a / 3,  cos a / 3, cy]]
 
-mapping the patch grid ``[-1, 1]^2`` to the frame's normalised coordinates (align_corners=False,
-docs/design.md). The centre is then clamped so the rotated patch's corners stay inside
-``[-1, 1]^2`` (for outer windows at 45 degrees this moves the centre inwards, jitter or not).
-The patch is cut with ``affine_grid`` + bilinear ``grid_sample``.
+mapping the patch grid ``[-1, 1]^2`` to the frame's normalised coordinates (``align_corners=False``
+by default, docs/design.md; ``align_corners=True`` is the release's convention, where ``+-1`` are
+the border pixels' centres). The patch is cut with ``affine_grid`` + bilinear ``grid_sample``
+under the same ``align_corners`` (never with the sampler's 227/210 quirk: the release cuts its
+ground-truth patch without it).
+
+Jitter, per axis, uniform, exactly one of:
+
+- ``jitter_px = j`` (our default, 8): ``U(-j, j)`` crop pixels, i.e. ``U(-2j/S, 2j/S)`` normalised;
+- ``jitter_fraction = f`` (the release, ``f = 1/12``): ``U(-f, f)`` of the window-position range.
+  The release places window ``col`` at ``xloc = col / (grid - 1)`` in ``[0, 1]``, jitters
+  ``xloc`` by ``U(-f, f)`` and sets the centre to ``(2 xloc - 1) * 2/3``; so the jitter is
+  ``U(-4f/3, 4f/3)`` normalised = ``U(-2fS/3, 2fS/3)`` px (``+-S/18`` px, 13.3 px at S = 240).
+
+Clamp (``clamp``): ``"corners"`` (ours) moves the centre so the rotated patch's corners stay inside
+``[-1, 1]^2`` (for outer windows at 45 degrees this moves the centre inwards, jitter or not);
+``"centre"`` (the release: ``xloc`` clamped to ``[0, 1]``) clamps only the centre to the window
+range ``[-2/3, 2/3]``, so a rotated or jittered outer patch may reach past the frame edge (zeros
+padding there).
 """
 
 from __future__ import annotations
@@ -26,6 +41,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 PATCH_SCALE = 1.0 / 3.0
+CENTRE_RANGE = 1.0 - PATCH_SCALE  # window centres span [-2/3, 2/3] (normalised)
+CLAMPS = ("corners", "centre")
 
 
 class PatchSample(NamedTuple):
@@ -34,7 +51,7 @@ class PatchSample(NamedTuple):
     Attributes:
         theta: ``(2, 3)`` float32, patch grid ``[-1, 1]^2`` -> target-frame normalised coords.
         patch: ``(3, P, P)`` float32, cut from the (normalised) target frame at ``theta``.
-        window: index of the chosen candidate window, row-major (``row * grid + col``).
+        window: index of the window the patch was placed at, row-major (``row * grid + col``).
     """
 
     theta: Tensor
@@ -89,25 +106,61 @@ def window_scores(motion: Tensor, grid: int) -> Tensor:
     return scores.reshape(-1)  # (grid * grid,)
 
 
-def patch_theta(center_x: float, center_y: float, angle: float) -> Tensor:
-    """``(2, 3)`` float32 theta of a 1/3-scale patch centred at ``(x, y)``, rotated by ``angle``
-    radians, with the centre clamped so the rotated corners stay inside ``[-1, 1]^2``."""
+def patch_theta(center_x: float, center_y: float, angle: float, clamp: str = "corners") -> Tensor:
+    """``(2, 3)`` float32 theta of a 1/3-scale patch centred at ``(x, y)`` (normalised), rotated
+    by ``angle`` radians, the centre clamped per ``clamp``: ``"corners"`` keeps the rotated
+    corners inside ``[-1, 1]^2``, ``"centre"`` keeps the centre in ``[-2/3, 2/3]^2``."""
+    if clamp not in CLAMPS:
+        raise ValueError(
+            f"patch_sampling.py: clamp={clamp!r}; expected one of {CLAMPS} "
+            "(set data.builder.clamp)."
+        )
     cos, sin = math.cos(angle), math.sin(angle)
-    half_extent = PATCH_SCALE * (abs(cos) + abs(sin))  # corner reach from the centre, per axis
-    bound = max(0.0, 1.0 - half_extent)
+    if clamp == "corners":
+        half_extent = PATCH_SCALE * (abs(cos) + abs(sin))  # corner reach from the centre, per axis
+        bound = max(0.0, 1.0 - half_extent)
+    else:
+        bound = CENTRE_RANGE
     cx = min(max(center_x, -bound), bound)
     cy = min(max(center_y, -bound), bound)
     rows = [[cos * PATCH_SCALE, -sin * PATCH_SCALE, cx], [sin * PATCH_SCALE, cos * PATCH_SCALE, cy]]
     return torch.tensor(rows, dtype=torch.float32)
 
 
-def cut_patch(frame: Tensor, theta: Tensor, size: int) -> Tensor:
-    """Bilinear crop ``(C, size, size)`` of ``frame (C, H, W)`` at ``theta (2, 3)``
-    (align_corners=False)."""
+def cut_patch(frame: Tensor, theta: Tensor, size: int, align_corners: bool = False) -> Tensor:
+    """Bilinear crop ``(C, size, size)`` of ``frame (C, H, W)`` at ``theta (2, 3)``, zeros padding,
+    under the ``align_corners`` convention (no translation quirk)."""
     out_size = [1, frame.shape[0], size, size]
-    grid = F.affine_grid(theta[None].to(frame.dtype), out_size, align_corners=False)  # (1, P, P, 2)
-    patch = F.grid_sample(frame[None], grid, mode="bilinear", align_corners=False)
+    grid = F.affine_grid(
+        theta[None].to(frame.dtype), out_size, align_corners=align_corners
+    )  # (1, P, P, 2)
+    patch = F.grid_sample(
+        frame[None], grid, mode="bilinear", padding_mode="zeros", align_corners=align_corners
+    )
     return patch[0]
+
+
+def check_jitter(jitter_px: float | None, jitter_fraction: float | None) -> None:
+    """Raise a clear error unless exactly one non-negative jitter amount is given."""
+    if (jitter_px is None) == (jitter_fraction is None):
+        raise ValueError(
+            "patch_sampling.py: expected exactly one of jitter_px (pixels) and jitter_fraction "
+            f"(of the window-position range), found jitter_px={jitter_px}, "
+            f"jitter_fraction={jitter_fraction}; set the other to null."
+        )
+    amount = jitter_px if jitter_px is not None else jitter_fraction
+    if amount is not None and amount < 0:
+        raise ValueError(f"patch_sampling.py: the jitter must be >= 0, found {amount}.")
+
+
+def draw_jitter(
+    size: int, jitter_px: float | None, jitter_fraction: float | None, rng: np.random.Generator
+) -> np.ndarray:
+    """``(2,)`` centre jitter ``(dx, dy)`` in normalised units (see the module docstring)."""
+    if jitter_fraction is not None:
+        return rng.uniform(-jitter_fraction, jitter_fraction, size=2) * 2.0 * CENTRE_RANGE
+    amount = jitter_px if jitter_px is not None else 0.0
+    return rng.uniform(-amount, amount, size=2) * 2.0 / size  # pixels -> normalised
 
 
 def choose_window(scores: Tensor, top_k: int, rng: np.random.Generator) -> int:
@@ -127,8 +180,12 @@ def sample_patch(
     grid: int = 7,
     top_k: int = 10,
     max_angle_deg: float = 45.0,
-    jitter_px: float = 8.0,
+    jitter_px: float | None = 8.0,
     patch_size: int | None = None,
+    jitter_fraction: float | None = None,
+    clamp: str = "corners",
+    align_corners: bool = False,
+    mirror_columns: bool = False,
 ) -> PatchSample:
     """Choose, place and cut the query patch.
 
@@ -139,8 +196,16 @@ def sample_patch(
         grid: candidate windows per side (7).
         top_k: draw among this many most-moving windows (10).
         max_angle_deg: rotation drawn uniformly in ``[-max, max]`` degrees.
-        jitter_px: centre jitter, uniform in ``[-jitter_px, jitter_px]`` pixels per axis.
+        jitter_px: centre jitter, uniform in ``[-jitter_px, jitter_px]`` crop pixels per axis;
+            ``None`` when ``jitter_fraction`` is given.
         patch_size: P, default ``S // 3``.
+        jitter_fraction: centre jitter, uniform in ``+-jitter_fraction`` of the window-position
+            range per axis (the release: 1/12, i.e. ``+-S/18`` px); requires ``jitter_px=None``.
+        clamp: ``"corners"`` (rotated corners inside the frame) or ``"centre"`` (the release:
+            centre inside ``[-2/3, 2/3]^2``).
+        align_corners: convention of ``theta`` and of the cut (the release: ``True``).
+        mirror_columns: place the patch at the mirror-image column ``grid - 1 - col`` of the
+            chosen window (what the release does on flipped clips, see ``SampleBuilder``).
 
     Returns:
         ``PatchSample(theta (2, 3), patch (3, P, P), window)``.
@@ -151,10 +216,14 @@ def sample_patch(
             f"patch_sampling.py: expected a square (3, S, S) target, found {tuple(target.shape)}; "
             "crop the clip square first (transforms.apply_crop_flip)."
         )
+    check_jitter(jitter_px, jitter_fraction)
     window = choose_window(window_scores(motion_map(target, motion_frame), grid), top_k, rng)
+    if mirror_columns:
+        row, col = divmod(window, grid)
+        window = row * grid + (grid - 1 - col)
     center = window_centers(grid)[window].tolist()
-    jitter = rng.uniform(-jitter_px, jitter_px, size=2) * 2.0 / size  # pixels -> normalised
+    jitter = draw_jitter(size, jitter_px, jitter_fraction, rng)  # (2,) normalised
     angle = math.radians(rng.uniform(-max_angle_deg, max_angle_deg))
-    theta = patch_theta(center[0] + float(jitter[0]), center[1] + float(jitter[1]), angle)
-    patch = cut_patch(target.float(), theta, patch_size or size // 3)
+    theta = patch_theta(center[0] + float(jitter[0]), center[1] + float(jitter[1]), angle, clamp)
+    patch = cut_patch(target.float(), theta, patch_size or size // 3, align_corners)
     return PatchSample(theta=theta, patch=patch, window=window)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from torch import Tensor
 
-from cyclecorr.data.patch_sampling import sample_patch
+from cyclecorr.data.patch_sampling import CLAMPS, check_jitter, sample_patch
 from cyclecorr.data.transforms import (
     apply_crop_flip,
     resize_short_side,
@@ -36,10 +36,24 @@ class SampleBuilder:
         patch_grid: candidate windows per side (7).
         patch_top_k: the patch window is drawn among this many most-moving windows (10).
         max_angle_deg: patch rotation drawn in ``[-max, max]`` degrees (45).
-        jitter_px: patch centre jitter in pixels per axis (8).
+        jitter_px: patch centre jitter, uniform in ``+-jitter_px`` crop pixels per axis (8);
+            ``None`` when ``jitter_fraction`` is set.
         flip: random horizontal flip (p = 0.5) shared by the clip.
         resize_to: when given, frames are first resized so their short side is this many pixels
             (256 in the release), for readers that cannot resize at decode time.
+        jitter_fraction: the release's jitter instead: uniform in ``+-jitter_fraction`` of the
+            window-position range per axis (1/12 in the release: ``+-S/18`` px, 13.3 px at 240);
+            requires ``jitter_px=None``. See ``cyclecorr.data.patch_sampling``.
+        clamp: ``"corners"`` (rotated patch kept inside the frame) or ``"centre"`` (the release:
+            only the centre clamped, to ``[-2/3, 2/3]``).
+        align_corners: convention of ``theta`` and of the patch cut; must equal the tracker's
+            (the configs interpolate it from ``model.tracker.align_corners``; the release:
+            ``True``). The release's 227/210 quirk never applies to this cut.
+        mirror_window_on_flip: on flipped clips, place the patch at the mirror image (column
+            ``grid - 1 - col``) of the window chosen on the flipped frames. This reproduces a
+            bug of the release (``vlog_train.py`` scores the flipped frames, then mirrors the
+            chosen column again), which on half the clips puts the patch where the motion is
+            not; off by default.
     """
 
     def __init__(
@@ -48,9 +62,13 @@ class SampleBuilder:
         patch_grid: int = 7,
         patch_top_k: int = 10,
         max_angle_deg: float = 45.0,
-        jitter_px: float = 8,
+        jitter_px: float | None = 8,
         flip: bool = True,
         resize_to: int | None = None,
+        jitter_fraction: float | None = None,
+        clamp: str = "corners",
+        align_corners: bool = False,
+        mirror_window_on_flip: bool = False,
     ) -> None:
         if crop_size <= 0 or crop_size % _CROP_MULTIPLE != 0:
             raise ValueError(
@@ -63,6 +81,11 @@ class SampleBuilder:
                 f"sample.py: resize_to ({resize_to}) must be >= crop_size ({crop_size}); "
                 "the crop is taken from the resized frame."
             )
+        check_jitter(jitter_px, jitter_fraction)
+        if clamp not in CLAMPS:
+            raise ValueError(
+                f"sample.py: clamp={clamp!r}; expected one of {CLAMPS} (set data.builder.clamp)."
+            )
         self.crop_size = crop_size
         self.patch_size = crop_size // 3
         self.patch_grid = patch_grid
@@ -71,6 +94,10 @@ class SampleBuilder:
         self.jitter_px = jitter_px
         self.flip = flip
         self.resize_to = resize_to
+        self.jitter_fraction = jitter_fraction
+        self.clamp = clamp
+        self.align_corners = align_corners
+        self.mirror_window_on_flip = mirror_window_on_flip
 
     def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> dict[str, Tensor]:
         """Build one sample.
@@ -104,5 +131,9 @@ class SampleBuilder:
             max_angle_deg=self.max_angle_deg,
             jitter_px=self.jitter_px,
             patch_size=self.patch_size,
+            jitter_fraction=self.jitter_fraction,
+            clamp=self.clamp,
+            align_corners=self.align_corners,
+            mirror_columns=self.mirror_window_on_flip and params.flip,
         )
         return {"frames": images[:-1].contiguous(), "patch": patch.patch, "theta": patch.theta}
