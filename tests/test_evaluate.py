@@ -112,6 +112,7 @@ def test_evaluate_synthetic_random_resnet18(tmp_path: Path) -> None:
             "encoder.stop_at=layer2",
             "encoder.out_channels=32",
             "protocol=crw",
+            "protocol.resize=short_side",
             "protocol.size=48",
             "progress=false",
             f"paths.output_dir={out}",

@@ -9,15 +9,14 @@ import pytest
 import torch
 
 from cyclecorr.eval.keypoint_runner import heatmaps_to_keypoints, keypoints_to_heatmaps
+from cyclecorr.eval.label_maps import labels_at_feature_size, labels_to_mask
 from cyclecorr.eval.propagation import (
     AttentionSpec,
-    LabelPropagator,
-    labels_at_feature_size,
-    labels_to_mask,
     propagate_labels,
     propagate_labels_dense,
     radius_mask,
 )
+from cyclecorr.eval.propagator import LabelPropagator
 from cyclecorr.eval.protocols import PRESETS, PropagationProtocol, get_protocol
 
 
@@ -35,6 +34,7 @@ SPECS = [
     AttentionSpec(5, "per_frame", 1e-3, "per_frame", None),
     AttentionSpec(5, "per_frame", 1e-3, "joint", None),
     AttentionSpec(10, "joint", 1e-3, "joint", 3.0),
+    AttentionSpec(5, "per_frame", 1e-3, "per_frame", None, renormalize=False),
 ]
 
 
@@ -73,11 +73,16 @@ def test_radius_excludes_far_matches() -> None:
     torch.testing.assert_close(exempt, far)
 
 
-def test_radius_mask_hand_computed() -> None:
-    mask = radius_mask(torch.tensor([4]), 3, 3, 1.0)  # centre of a 3x3 grid
-    expected = torch.tensor([[0, 1, 0, 1, 1, 1, 0, 1, 0]], dtype=torch.bool)
-    assert torch.equal(mask, expected)
-    assert radius_mask(torch.tensor([4]), 3, 3, 1.5).all()
+def test_radius_mask_is_strict_like_crw() -> None:
+    # Centre of a 3x3 grid: distances 0 (centre), 1 (edges), sqrt(2) (corners); CRW keeps D < r.
+    centre = torch.tensor([4])
+    assert torch.equal(radius_mask(centre, 3, 3, 1.0), torch.eye(9, dtype=torch.bool)[4:5])
+    plus = torch.tensor([[0, 1, 0, 1, 1, 1, 0, 1, 0]], dtype=torch.bool)
+    assert torch.equal(radius_mask(centre, 3, 3, 1.2), plus)
+    assert radius_mask(centre, 3, 3, 1.5).all()
+    # On a line, radius 12 keeps offsets 0..11 and drops 12 (CRW's README radius).
+    line = radius_mask(torch.tensor([0]), 1, 30, 12.0)[0]
+    assert line[:12].all() and not line[12:].any()
 
 
 def test_top1_equals_nearest_neighbour_over_context() -> None:
@@ -126,7 +131,9 @@ WINDOW_CASES = [
     (AttentionSpec(10, "joint", 0.07, "joint", 2.5), None),  # radius on every frame
     (AttentionSpec(5, "per_frame", 0.05, "per_frame", 3.0), [False, True, True]),
     (AttentionSpec(40, "per_frame", 0.05, "joint", 3.0), [True, False, True]),  # k > disk size
-    (AttentionSpec(3, "per_frame", 0.1, "joint", 1.0), None),  # 5-cell disks, clipped at borders
+    (AttentionSpec(3, "per_frame", 0.1, "joint", 1.2), None),  # 5-cell disks, clipped at borders
+    (AttentionSpec(4, "per_frame", 0.1, "per_frame", 2.0, False), [False, True, True]),  # release
+    (AttentionSpec(6, "joint", 0.1, "joint", 3.0, False), [False, True, True]),  # full, joint
 ]
 
 
@@ -144,7 +151,10 @@ def test_windowed_radius_equals_dense_masked(spec: AttentionSpec, on_radius: lis
     for max_elements in (2**25, 3000, 1):
         windowed = propagate_labels(query, refs, labels, spec, which, max_elements=max_elements)
         torch.testing.assert_close(windowed, dense, atol=1e-5, rtol=0)
-    torch.testing.assert_close(dense.sum(0), torch.ones(13, 17))
+    if spec.renormalize:
+        torch.testing.assert_close(dense.sum(0), torch.ones(13, 17))
+    else:  # the kept probabilities of a softmax over more references sum to less than 1
+        assert float(dense.sum(0).max()) < 1.0
     # The radius matters here (else the test could not fail): no radius gives another answer.
     free = propagate_labels_dense(query, refs, labels, spec._replace(radius=None))
     assert (free - dense).abs().max() > 1e-2
@@ -153,7 +163,7 @@ def test_windowed_radius_equals_dense_masked(spec: AttentionSpec, on_radius: lis
 def test_streaming_propagator_keeps_bounded_context_and_tracks_a_shift() -> None:
     gen = torch.Generator().manual_seed(5)
     feats0, labels0 = _random_feats(gen, 1, h=10, w=10), _random_labels(gen, 1, h=10, w=10)
-    proto = dataclasses.replace(PRESETS["crw"], context=2, topk=1, radius=2.0)
+    proto = dataclasses.replace(PRESETS["crw"], context=2, topk=1, radius=2.0, pad_with_first=False)
     prop = LabelPropagator(feats0[0], labels0[0], proto)
     for t in range(1, 6):
         out = prop.step(torch.roll(feats0[0], shifts=(0, t), dims=(1, 2)))
@@ -164,7 +174,7 @@ def test_streaming_propagator_keeps_bounded_context_and_tracks_a_shift() -> None
 def test_labels_at_feature_size_and_back() -> None:
     mask = torch.zeros(32, 32, dtype=torch.long)
     mask[8:24, 8:24] = 2
-    small = labels_at_feature_size(mask, 3, (4, 4))
+    small = labels_at_feature_size(mask, 3, (4, 4), mode="area")
     assert small.shape == (3, 4, 4)
     torch.testing.assert_close(small.sum(0), torch.ones(4, 4))
     assert small[2, 1:3, 1:3].min() == 1.0 and small[2, 0, 0] == 0.0
@@ -178,7 +188,8 @@ def test_labels_at_feature_size_and_back() -> None:
 
 def test_protocol_presets_and_overrides() -> None:
     tc, crw = PRESETS["timecycle"], PRESETS["crw"]
-    assert (tc.size, tc.context, tc.topk, tc.radius) == (320, 7, 5, None)
+    assert (tc.size, tc.context, tc.topk, tc.radius, tc.label_norm) == (320, 7, 5, None, "minmax")
+    assert (tc.renormalize, tc.pad_with_first, tc.predict_first) == (False, True, True)
     assert tc.temperature == pytest.approx(512**-0.5)
     assert (crw.context, crw.topk, crw.topk_scope, crw.radius, crw.radius_on_first) == (
         20,
@@ -187,13 +198,24 @@ def test_protocol_presets_and_overrides() -> None:
         12.0,
         False,
     )
+    assert (crw.temperature, crw.renormalize, crw.pad_with_first, crw.label_norm) == (
+        0.05,
+        True,
+        True,
+        "none",
+    )
     assert tc.resized_size(480, 854) == (320, 320)
-    assert crw.resized_size(480, 854) == (480, 856) and crw.feature_size(480, 854) == (60, 107)
+    assert crw.resized_size(480, 854) == (480, 854)  # native
+    assert get_protocol("crw", resize="short_side", size=240).resized_size(480, 854) == (240, 427)
     assert get_protocol("crw", radius=None, topk=3).radius is None
     with pytest.raises(ValueError, match="unknown protocol field"):
         get_protocol("crw", topK=3)
     with pytest.raises(ValueError, match="ill-defined"):
         PropagationProtocol(topk_scope="joint", softmax="per_frame")
+    with pytest.raises(ValueError, match="label_norm"):
+        PropagationProtocol(label_norm="softmax")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="predict_first"):
+        PropagationProtocol(predict_first=True, pad_with_first=False)
 
 
 @pytest.mark.parametrize("readout", ["argmax", "soft_argmax"])

@@ -32,9 +32,9 @@ def bench_propagation(args: argparse.Namespace) -> dict[str, float]:
     """
     from cyclecorr.eval.davis_io import load_sequence, read_annotation, read_frame
     from cyclecorr.eval.feature_extractors import build_eval_encoder
-    from cyclecorr.eval.propagation import LabelPropagator, labels_at_feature_size, labels_to_mask
+    from cyclecorr.eval.propagator import LabelPropagator
     from cyclecorr.eval.protocols import get_protocol
-    from cyclecorr.eval.video_segmentation import encode_frame, label_ids
+    from cyclecorr.eval.video_segmentation import encode_frame, first_labels, mask_indices
 
     device = resolve_device(args.device)
     protocol = get_protocol(args.protocol)
@@ -51,12 +51,9 @@ def bench_propagation(args: argparse.Namespace) -> dict[str, float]:
         return time.perf_counter()
 
     start = clock()
-    ids = label_ids(first)
     feats = encode_frame(encoder, frames[0], protocol, device)  # (C, h, w)
-    onehot = labels_at_feature_size(
-        torch.from_numpy(ids.positions).to(device), len(ids.ids), (feats.shape[1], feats.shape[2])
-    )  # (L, h, w)
-    propagator = LabelPropagator(feats, onehot, protocol, device=device)
+    ids, onehot = first_labels(first, protocol, (feats.shape[1], feats.shape[2]))
+    propagator = LabelPropagator(feats, onehot.to(device), protocol, device=device)
     encode_s = propagate_s = 0.0
     for frame in frames[1:]:
         t0 = clock()
@@ -64,7 +61,7 @@ def bench_propagation(args: argparse.Namespace) -> dict[str, float]:
         t1 = clock()
         dist = propagator.step(feats)  # (L, h, w)
         t2 = clock()
-        ids.ids[labels_to_mask(dist, frame.shape[:2]).cpu().numpy()]  # (H, W) ids, as segment_video
+        ids.ids[mask_indices(dist, frame.shape[:2], protocol)]  # (H, W) ids, as segment_video
         encode_s, propagate_s = encode_s + t1 - t0, propagate_s + t2 - t1
     seconds = clock() - start
     count = max(0, len(frames) - 1)

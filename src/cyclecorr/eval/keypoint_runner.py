@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from cyclecorr.eval.propagation import LabelPropagator
+from cyclecorr.eval.propagator import LabelPropagator
 from cyclecorr.eval.protocols import PropagationProtocol
 from cyclecorr.eval.video_segmentation import encode_frame, read_rgb_frames
 

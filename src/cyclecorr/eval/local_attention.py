@@ -1,13 +1,14 @@
 """Radius-restricted label propagation computed on local windows only (METHOD.md section 5).
 
-With a radius ``r`` (Euclidean distance between feature-cell indices, inclusive) a query cell
-``(y, x)`` can only attend to reference cells ``(y', x')`` with ``(y - y')^2 + (x - x')^2 <= r^2``,
-all inside the (2R+1)x(2R+1) window, ``R = floor(r)``. Instead of all ``(h w)^2`` pairs, queries
-are processed in T x T tiles, each against the (T+2R) x (T+2R) reference region covering the union
-of its windows (clipped to the image), so the work stays a dense matmul; cells of the region outside
-a query's disk get -inf, exactly as the all-pairs mask does. Frames the radius does not apply to
-(CRW's first frame) are attended densely inside the same tile, so a joint top-k still sees every
-reference. Equal to the dense masked computation up to float rounding (and the order of exact ties).
+With a radius ``r`` (Euclidean distance between feature-cell indices, strict as in CRW) a query
+cell ``(y, x)`` can only attend to reference cells ``(y', x')`` with ``(y - y')^2 + (x - x')^2 <
+r^2``, all inside the (2R+1)x(2R+1) window, ``R = ceil(r) - 1``. Instead of all ``(h w)^2`` pairs,
+queries are processed in T x T tiles, each against the (T+2R) x (T+2R) reference region covering
+the union of its windows (clipped to the image), so the work stays a dense matmul; cells of the
+region outside a query's disk get -inf, exactly as the all-pairs mask does. Frames the radius
+does not apply to (CRW's first frame) are attended densely inside the same tile, so a joint top-k
+still sees every reference. Equal to the dense masked computation up to float rounding (and the
+order of exact ties).
 """
 
 from __future__ import annotations
@@ -30,10 +31,13 @@ class Candidates(NamedTuple):
         vals: (Q, g, k) float similarities (-inf where fewer than k references were allowed);
             ``g`` frames for ``topk_scope="per_frame"``, ``g = 1`` for ``"joint"``.
         rows: (Q, g, k) int64 rows of those references in the frame-major label table.
+        lse: (Q, g) float ``logsumexp(sim / temperature)`` over every allowed reference of each
+            group (the full-softmax normaliser), or ``None`` when ``spec.renormalize``.
     """
 
     vals: torch.Tensor
     rows: torch.Tensor
+    lse: torch.Tensor | None = None
 
 
 def select(sim: torch.Tensor, rows: torch.Tensor, spec: AttentionSpec) -> Candidates:
@@ -53,13 +57,19 @@ def select(sim: torch.Tensor, rows: torch.Tensor, spec: AttentionSpec) -> Candid
         # sim: (Q, g, P_g) -> (Q, 1, g*P_g); rows: (g, P_g) -> (1, g*P_g)
     vals, idx = sim.topk(min(spec.topk, p), dim=2)  # (Q, g, k)
     frame = torch.arange(g, device=idx.device)[None, :, None]  # (1, g, 1)
-    return Candidates(vals, rows[frame, idx])  # (Q, g, k) each
+    lse = None if spec.renormalize else torch.logsumexp(sim / spec.temperature, dim=2)  # (Q, g)
+    return Candidates(vals, rows[frame, idx], lse)  # (Q, g, k) each
 
 
 def combine(
     cands: list[Candidates], labels: torch.Tensor, spec: AttentionSpec, num_frames: int
 ) -> torch.Tensor:
     """Softmax over the candidates of every group and the weighted label sum.
+
+    With ``spec.renormalize`` the softmax runs over the kept candidates; otherwise each kept
+    similarity ``s`` weighs ``exp(s / temperature - lse)`` with the normaliser of its scope (its
+    frame for ``softmax="per_frame"``, the whole context for ``"joint"``), so the weights of the
+    kept references sum to at most 1.
 
     Args:
         cands: Candidates of the same Q queries, every context frame in exactly one of them.
@@ -72,24 +82,53 @@ def combine(
     """
     q = cands[0].vals.shape[0]
     rows = torch.cat([c.rows.reshape(q, -1) for c in cands], dim=1)  # (Q, M)
-    if spec.topk_scope == "joint":
+    if spec.softmax == "per_frame":  # per-frame top-k: every group holds whole frames
+        parts = [_frame_weights(c, spec) / num_frames for c in cands]  # (Q, g, k) each
+        weight = torch.cat([w.reshape(q, -1) for w in parts], dim=1)  # (Q, M)
+    else:
         vals = torch.cat([c.vals.reshape(q, -1) for c in cands], dim=1)  # (Q, M)
-        if len(cands) > 1:
+        if spec.topk_scope == "joint" and len(cands) > 1:
             vals, pos = vals.topk(min(spec.topk, vals.shape[1]), dim=1)  # (Q, k)
             rows = rows.gather(1, pos)  # (Q, k)
-        weight = (vals / spec.temperature).softmax(dim=1)
-    elif spec.softmax == "per_frame":
-        parts = [(c.vals / spec.temperature).softmax(dim=2) / num_frames for c in cands]
-        weight = torch.cat([w.reshape(q, -1) for w in parts], dim=1)  # (Q, g, k) -> (Q, M)
-    else:
-        vals = torch.cat([c.vals.reshape(q, -1) for c in cands], dim=1)  # (Q, g, k) -> (Q, M)
-        weight = (vals / spec.temperature).softmax(dim=1)  # only the kept entries are scaled
+        if spec.renormalize:
+            weight = (vals / spec.temperature).softmax(dim=1)  # only the kept entries are scaled
+        else:
+            lse = torch.logsumexp(torch.cat([c.lse for c in cands], dim=1), dim=1)  # type: ignore[misc]
+            weight = _exp_weights(vals, lse[:, None], spec.temperature)  # (Q, M)
     return torch.einsum("qk,qkl->ql", weight, labels[rows])  # (Q, k) x (Q, k, L) -> (Q, L)
 
 
+def _frame_weights(cand: Candidates, spec: AttentionSpec) -> torch.Tensor:
+    """(Q, g, k) weights of a per-frame softmax: over the kept top-k, or the full frame."""
+    if spec.renormalize:
+        return (cand.vals / spec.temperature).softmax(dim=2)
+    assert cand.lse is not None
+    return _exp_weights(cand.vals, cand.lse[..., None], spec.temperature)
+
+
+def _exp_weights(vals: torch.Tensor, lse: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``exp(vals / temperature - lse)``, 0 where ``vals`` is -inf (an excluded reference)."""
+    weight = torch.exp(vals / temperature - lse)
+    return torch.where(torch.isfinite(vals), weight, torch.zeros_like(weight))
+
+
+def concat_candidates(parts: list[Candidates]) -> Candidates:
+    """Stack the candidates of consecutive query chunks along the query axis."""
+    lse = None if parts[0].lse is None else torch.cat([p.lse for p in parts], dim=0)  # type: ignore[misc]
+    return Candidates(
+        torch.cat([p.vals for p in parts], dim=0), torch.cat([p.rows for p in parts], dim=0), lse
+    )
+
+
+def pick_queries(cands: Candidates, index: torch.Tensor) -> Candidates:
+    """The candidates of the queries ``index`` (Q',) int64."""
+    lse = None if cands.lse is None else cands.lse[index]
+    return Candidates(cands.vals[index], cands.rows[index], lse)
+
+
 def window_reach(radius: float) -> int:
-    """Largest integer offset ``R`` with ``R^2 <= radius^2`` (same tolerance as ``radius_mask``)."""
-    return int(math.floor(math.sqrt(radius**2 + 1e-6)))
+    """Largest integer offset ``R`` with ``R < radius`` (the strict rule of ``radius_mask``)."""
+    return max(0, int(math.ceil(radius)) - 1)
 
 
 def tile_size(n_local: int, reach: int, max_elements: int) -> int:
@@ -134,7 +173,7 @@ def _tile_similarities(
     sim = (q @ region.T).reshape(q.shape[0], m, -1)  # (Q, m*Rt) -> (Q, m, Rt)
     qy = torch.arange(rows.start, rows.stop, device=q.device)[:, None, None, None]  # (Ty,1,1,1)
     qx = torch.arange(cols.start, cols.stop, device=q.device)[None, :, None, None]  # (1,Tx,1,1)
-    far = (qy - ry[:, None]).square() + (qx - rx).square() > radius**2 + 1e-6  # (Ty,Tx,Ry,Rx)
+    far = (qy - ry[:, None]).square() + (qx - rx).square() >= radius**2  # (Ty, Tx, Ry, Rx)
     far = far.reshape(q.shape[0], -1)  # (Ty, Tx, Ry, Rx) -> (Q, Rt)
     cy, cx = ry.repeat_interleave(len(rx)), rx.repeat(len(ry))  # (Rt,) each, row-major
     sim.masked_fill_(far[:, None, :], float("-inf"))  # (Q, m, Rt)
@@ -165,7 +204,7 @@ def dense_candidates(
     for start in range(0, cells, chunk):
         sim = torch.einsum("cq,ncp->qnp", qf[:, start : start + chunk], refs)  # (Q, g, P)
         parts.append(select(sim, rows, spec))
-    return Candidates(*(torch.cat(t, dim=0) for t in zip(*parts)))  # (P, g', k) each
+    return concat_candidates(parts)  # (P, g', k) each
 
 
 def windowed_propagation(
@@ -214,7 +253,7 @@ def windowed_propagation(
             cands = [select(sim, index, spec)]
             if far is not None:
                 mine = cell[rows, cols].reshape(-1)  # (Ty, Tx) -> (Q,)
-                cands.insert(0, Candidates(far.vals[mine], far.rows[mine]))
+                cands.insert(0, pick_queries(far, mine))
             result = combine(cands, labels, spec, rf.shape[0])  # (Q, L)
             out[rows, cols] = result.reshape(rows.stop - y0, cols.stop - x0, -1)  # (Ty, Tx, L)
     return out.reshape(h * w, -1)  # (h, w, L) -> (h*w, L)

@@ -8,18 +8,19 @@ For a query frame with features ``q`` (C, h, w) and a context of reference frame
 with features L2-normalised over channels (cosine similarity). ``topk`` is taken inside each
 context frame (``topk_scope="per_frame"``, the TimeCycle release) or over the whole context
 (``"joint"``, CRW). The softmax is either per context frame, the frames' results then averaged
-(``softmax="per_frame"``), or one softmax over every kept reference (``"joint"``). An optional
-radius (Euclidean distance between feature-cell indices) removes far references from the chosen
+(``softmax="per_frame"``), or one softmax over the context (``"joint"``); it runs over the kept
+references (``renormalize=True``, CRW) or over every allowed reference with the kept top-k
+probabilities used unrenormalised (``renormalize=False``, the release). An optional radius
+(Euclidean distance between feature-cell indices, strict) removes far references from the chosen
 frames before the top-k; those frames are only attended inside each query's window
-(``local_attention``), the others densely. Label distributions stay soft between frames; only the
-output is argmaxed. Query positions are processed in chunks (tiles) so the similarity block stays
-bounded.
+(``local_attention``), the others densely. Label distributions stay soft between frames (min-max
+normalised first under the release's rule); only the output is argmaxed. Query positions are
+processed in chunks (tiles) so the similarity block stays bounded.
 """
 
 from __future__ import annotations
 
 import functools
-from collections import deque
 from typing import NamedTuple
 
 import torch
@@ -40,6 +41,7 @@ class AttentionSpec(NamedTuple):
     temperature: float
     softmax: str
     radius: float | None
+    renormalize: bool = True
 
 
 def spec_from_protocol(protocol: PropagationProtocol) -> AttentionSpec:
@@ -50,6 +52,7 @@ def spec_from_protocol(protocol: PropagationProtocol) -> AttentionSpec:
         protocol.temperature,
         protocol.softmax,
         protocol.radius,
+        protocol.renormalize,
     )
 
 
@@ -60,7 +63,8 @@ def radius_mask(query_index: torch.Tensor, height: int, width: int, radius: floa
         query_index: (Q,) int64 flat indices (row-major ``y * width + x``) of query cells.
         height: Feature-map height ``h``.
         width: Feature-map width ``w``.
-        radius: Radius in feature cells (Euclidean distance between cell indices, inclusive).
+        radius: Radius in feature cells: cells at a Euclidean distance ``< radius`` are inside
+            (strict, as CRW's ``MaskedAttention``).
 
     Returns:
         (Q, h*w) bool, True where the reference cell is within the radius.
@@ -70,7 +74,7 @@ def radius_mask(query_index: torch.Tensor, height: int, width: int, radius: floa
     xs = torch.arange(width, device=device, dtype=torch.float32).repeat(height)  # (h*w,) each
     qy, qx = ys[query_index], xs[query_index]  # (Q,)
     dist2 = (qy[:, None] - ys[None, :]).square_() + (qx[:, None] - xs[None, :]).square_()
-    return dist2 <= radius**2 + 1e-6  # (Q, h*w)
+    return dist2 < radius**2  # (Q, h*w)
 
 
 @functools.lru_cache(maxsize=2)
@@ -197,116 +201,3 @@ def _dense_attention(
             sim.masked_fill_(far[:, None, :] & which[None, :, None], float("-inf"))  # (Q, n, P)
         out.append(combine([select(sim, index_all, spec)], lab, spec, n))  # (Q, L)
     return torch.cat(out, dim=0)  # (P, L)
-
-
-class LabelPropagator:
-    """Streaming propagation over a video: first frame + a bounded window of recent frames.
-
-    Memory stays bounded by the context size: only the first frame's and the last
-    ``protocol.context`` frames' features and labels are kept, on ``device``.
-
-    Example:
-        >>> prop = LabelPropagator(feats0, labels0, protocol)
-        >>> for feats in later_frames:
-        ...     labels = prop.step(feats)  # (L, h, w)
-    """
-
-    def __init__(
-        self,
-        first_features: torch.Tensor,
-        first_labels: torch.Tensor,
-        protocol: PropagationProtocol,
-        device: torch.device | str = "cpu",
-        max_elements: int = DEFAULT_MAX_ELEMENTS,
-    ) -> None:
-        """Start from the annotated first frame.
-
-        Args:
-            first_features: (C, h, w) float features of the first frame.
-            first_labels: (L, h, w) float label distribution of the first frame (e.g. one-hot).
-            protocol: Context size, first-frame use and attention rule.
-            device: Where features, labels and attention live (``"cuda"`` to use a GPU).
-            max_elements: Similarity entries per chunk (see ``propagate_labels``).
-        """
-        self.protocol = protocol
-        self.spec = spec_from_protocol(protocol)
-        self.device = torch.device(device)
-        self.max_elements = max_elements
-        self.first = (first_features.to(self.device), first_labels.to(self.device).float())
-        self.recent: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=protocol.context)
-
-    def _context(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        frames = list(self.recent)
-        first_in = self.protocol.use_first or not frames
-        if first_in:
-            frames = [self.first, *frames]
-        feats = torch.stack([f for f, _ in frames])  # (n, C, h, w)
-        labels = torch.stack([y for _, y in frames])  # (n, L, h, w)
-        on_radius = torch.ones(len(frames), dtype=torch.bool, device=self.device)
-        if first_in and not self.protocol.radius_on_first:
-            on_radius[0] = False
-        return feats, labels, on_radius
-
-    @torch.no_grad()
-    def step(self, features: torch.Tensor) -> torch.Tensor:
-        """Propagate to the next frame and add it to the context.
-
-        Args:
-            features: (C, h, w) float features of the next frame.
-
-        Returns:
-            (L, h, w) float label distribution of that frame, on ``device``.
-        """
-        features = features.to(self.device)
-        feats, labels, on_radius = self._context()
-        out = propagate_labels(
-            features, feats, labels, self.spec, on_radius, max_elements=self.max_elements
-        )
-        if self.protocol.context > 0:
-            self.recent.append((features, out))
-        return out
-
-
-def labels_at_feature_size(
-    mask: torch.Tensor, num_labels: int, size: tuple[int, int]
-) -> torch.Tensor:
-    """One-hot encode a label map and average it down to the feature grid.
-
-    Args:
-        mask: (H, W) int64 label indices in [0, num_labels).
-        num_labels: Number of labels ``L``.
-        size: Feature-map size ``(h, w)``.
-
-    Returns:
-        (L, h, w) float32 distributions (each position sums to 1): the area-weighted fraction of
-        each label inside the feature cell (adaptive average pooling).
-    """
-    onehot = F.one_hot(mask.long(), num_labels).permute(2, 0, 1).float()  # (L, H, W)
-    small = F.interpolate(onehot[None], size=size, mode="area")[0]  # adaptive average
-    return small / small.sum(dim=0, keepdim=True).clamp_min(1e-8)  # (L, h, w)
-
-
-def upsample_labels(labels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear upsampling (align_corners=False) of label distributions to ``size`` (H, W).
-
-    Args:
-        labels: (L, h, w) float distributions on the feature grid.
-        size: Output ``(H, W)``.
-
-    Returns:
-        (L, H, W) float distributions.
-    """
-    return F.interpolate(labels[None].float(), size=size, mode="bilinear", align_corners=False)[0]
-
-
-def labels_to_mask(labels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Upsample distributions to ``size`` and take the per-pixel argmax.
-
-    Args:
-        labels: (L, h, w) float distributions.
-        size: Output ``(H, W)`` (the original frame size).
-
-    Returns:
-        (H, W) int64 label indices in [0, L).
-    """
-    return upsample_labels(labels, size).argmax(dim=0)

@@ -1,18 +1,29 @@
-"""Label-propagation protocols: how frames are resized and how a query attends to its context.
+"""Label-propagation protocols: every step of a reference test loop as a named field.
 
-A protocol fixes everything METHOD.md section 5 leaves open in the propagation rule
-``label(q) = sum_r softmax_r(<phi(q), phi(r)> / temperature) * label(r)`` over the top-k most
-similar reference positions ``r`` of a context (the first frame plus the last ``context`` frames).
-Two presets are provided:
+A protocol fixes what METHOD.md section 5 leaves to the reference code: how frames and labels are
+resized, which earlier frames a query attends to, how the top-k references are weighted, what is
+fed back, and how the prediction returns to the frame's size. Both presets equal their reference
+code's behaviour (side-by-side tests in ``tests/test_reference_equivalence.py``):
 
-- ``timecycle`` (the TimeCycle release): 320x320 square frames, first frame + 7 previous, top-5
-  per context frame, softmax per context frame at tau = 512^-0.5, no spatial radius.
-- ``crw`` (the later CRW/VFS standard): 480 short side with the aspect kept, first frame + 20
-  previous, top-10 over the whole context, one joint softmax at tau = 0.07, a radius of 12 feature
-  cells on the recent frames only.
+- ``timecycle``: the release's ``test_davis.py`` (``--cropSize 320 --topk_vis 5``): 320x320
+  frames, labels nearest-resized to 320 then bilinearly to 40x40; the first frame plus 7 recent
+  slots padded with copies of frame 0, and frame 0 itself predicted first from them; per context
+  frame a softmax at tau = 512^-0.5 over all positions, the top-5 probabilities kept without
+  renormalising, summed over the 8 frames and divided by 8; every label channel min-max normalised
+  over the map and fed back; bilinear upsampling to 320x320, argmax, nearest resize to the
+  original size.
+- ``crw``: CRW's ``test.py`` with its README's DAVIS command (``--topk 10 --videoLen 20 --radius
+  12 --temperature 0.05 --cropSize -1``): native resolution; labels bilinearly to the feature grid;
+  the first frame (no radius) plus 20 recent slots padded with ground-truth copies of frame 0,
+  keys at distance >= 12 cells masked on those; top-10 over the joint context, softmax over the 10
+  at 0.05; soft labels fed back; bilinear upsampling to the frame, argmax.
 
-Deliberate choice: resized sides are rounded to a multiple of the encoder stride (8), so that a
-feature cell covers exactly 8x8 resized pixels and upsampling back to the original size is exact.
+Differences that remain (neither changes a score beyond argmax ties): both references order the
+labels by colour (CRW: sorted BGR triples; the release: first seen in the 320 px frame), we order
+them by id, which only matters where two labels tie exactly; void (255) is propagated as
+background here, while the references would carry its palette colour as one more label (DAVIS val
+has no void pixels in the first frames); frames are decoded with PIL rather than OpenCV (the same
+libjpeg, identical pixels in our checks up to +-1 grey level).
 """
 
 from __future__ import annotations
@@ -21,87 +32,120 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-RESIZE_RULES = ("square", "short_side")
+RESIZE_RULES = ("square", "short_side", "native")
 SCOPES = ("per_frame", "joint")
+LABEL_DOWNSAMPLE = ("bilinear", "area")
+LABEL_NORMS = ("none", "minmax")
+OUTPUT_UPSAMPLE = ("resized", "original")
+WHERE = "cyclecorr/eval/protocols.py"
 
 
 @dataclass(frozen=True)
 class PropagationProtocol:
-    """Parameters of one label-propagation protocol.
+    """Parameters of one label-propagation protocol (each step of the reference loops).
 
     Attributes:
         name: Preset name, for logs and tables.
-        resize: ``"square"`` (frames resized to ``size`` x ``size``) or ``"short_side"`` (short
-            side resized to ``size``, aspect kept).
-        size: Target side length in pixels (see ``resize``); rounded to a multiple of ``stride``.
-        context: Number of most recent previous frames kept as references.
-        use_first: Whether the first (annotated) frame is always a reference.
+        resize: ``"square"`` (frames resized to ``size`` x ``size``), ``"short_side"`` (short
+            side to ``size``, aspect kept, sides rounded to the nearest pixel) or ``"native"``
+            (no resize; ``size`` unused). Frames are resized bilinearly (half-pixel centres).
+        size: Target side length in pixels (see ``resize``).
+        frame_antialias: Antialias the frame resize (``False`` in both references: OpenCV's
+            ``INTER_LINEAR`` samples two pixels per axis whatever the scale).
+        label_downsample: How the first frame's one-hot labels reach the feature grid after being
+            resized (nearest, PIL's pixel-centre rule) to the resized frame size: ``"bilinear"``
+            (OpenCV's ``INTER_LINEAR``, no antialiasing: both references) or ``"area"`` (cell
+            average).
+        min_label_pixels: Labels covering fewer pixels of the resized first frame are dropped
+            (their pixels get an all-zero distribution); the release keeps a colour from 12
+            pixels on. 0 keeps every label.
+        context: Number of recent frames kept as references (short-term memory).
+        use_first: Whether the first (annotated) frame is always a reference (long-term memory).
+        pad_with_first: Start with the recent slots filled by copies of the first frame and its
+            ground-truth labels (both references pad the video with copies of frame 0).
+        predict_first: Propagate the first frame from its own copies before the video starts and
+            let that (normalised) prediction take the most recent slot (the release).
         topk: Number of references each query position keeps.
         topk_scope: ``"per_frame"`` (top-k inside each context frame) or ``"joint"`` (top-k over
             the whole context).
         temperature: Softmax temperature applied to cosine similarities in [-1, 1].
         softmax: ``"per_frame"`` (normalise within each context frame, then average the frames)
-            or ``"joint"`` (one softmax over every kept reference).
-        radius: Spatial radius in feature cells (Euclidean distance between cell indices); ``None``
-            means unrestricted.
-        radius_on_first: Whether the radius also restricts the first frame.
-        stride: Encoder output stride; resized sides are rounded to a multiple of it.
+            or ``"joint"`` (one softmax over the context).
+        renormalize: ``True``: the softmax runs over the kept top-k only (CRW). ``False``: it runs
+            over every allowed position of its scope and the kept top-k probabilities are used as
+            they are, not summing to 1 (the release).
+        label_norm: Applied to each prediction before it is fed back and read out: ``"none"``
+            or ``"minmax"`` (every label channel mapped to [0, 1] over the map: the release).
+        radius: Spatial radius in feature cells: references at a Euclidean cell distance
+            ``>= radius`` are excluded (strict, as CRW's ``D < radius``); ``None`` = unrestricted.
+        radius_on_first: Whether the radius also restricts the first frame (CRW: no).
+        output_upsample: ``"resized"``: bilinear upsampling to the resized frame, argmax, then a
+            nearest resize (OpenCV's floor rule) to the original size (both references; a no-op
+            for ``native``); ``"original"``: bilinear straight to the original size, argmax.
     """
 
     name: str = "custom"
-    resize: Literal["square", "short_side"] = "square"
+    resize: Literal["square", "short_side", "native"] = "square"
     size: int = 320
+    frame_antialias: bool = False
+    label_downsample: Literal["bilinear", "area"] = "bilinear"
+    min_label_pixels: int = 0
     context: int = 7
     use_first: bool = True
+    pad_with_first: bool = True
+    predict_first: bool = False
     topk: int = 5
     topk_scope: Literal["per_frame", "joint"] = "per_frame"
     temperature: float = 512**-0.5
     softmax: Literal["per_frame", "joint"] = "per_frame"
+    renormalize: bool = True
+    label_norm: Literal["none", "minmax"] = "none"
     radius: float | None = None
     radius_on_first: bool = False
-    stride: int = 8
+    output_upsample: Literal["resized", "original"] = "resized"
 
     def __post_init__(self) -> None:
         """Check the field values; raise ValueError naming the field and the accepted values."""
-        where = "cyclecorr/eval/protocols.py"
-        if self.resize not in RESIZE_RULES:
-            raise ValueError(f"{where}: resize must be one of {RESIZE_RULES}, got {self.resize!r}")
-        for field in ("topk_scope", "softmax"):
-            if getattr(self, field) not in SCOPES:
+        choices = {
+            "resize": RESIZE_RULES,
+            "topk_scope": SCOPES,
+            "softmax": SCOPES,
+            "label_downsample": LABEL_DOWNSAMPLE,
+            "label_norm": LABEL_NORMS,
+            "output_upsample": OUTPUT_UPSAMPLE,
+        }
+        for field, allowed in choices.items():
+            if getattr(self, field) not in allowed:
                 raise ValueError(
-                    f"{where}: {field} must be one of {SCOPES}, got {getattr(self, field)!r}"
+                    f"{WHERE}: {field} must be one of {allowed}, got {getattr(self, field)!r}"
                 )
         if self.topk_scope == "joint" and self.softmax == "per_frame":
             raise ValueError(
-                f"{where}: topk_scope='joint' with softmax='per_frame' is ill-defined (a frame may "
+                f"{WHERE}: topk_scope='joint' with softmax='per_frame' is ill-defined (a frame may "
                 "keep no reference); use softmax='joint' or topk_scope='per_frame'"
             )
-        if self.size < self.stride or self.topk < 1 or self.context < 0 or self.temperature <= 0:
+        if self.size < 1 or self.topk < 1 or self.context < 0 or self.temperature <= 0:
             raise ValueError(
-                f"{where}: expected size >= stride, topk >= 1, context >= 0, temperature > 0; got "
+                f"{WHERE}: expected size >= 1, topk >= 1, context >= 0, temperature > 0; got "
                 f"size={self.size}, topk={self.topk}, context={self.context}, "
                 f"temperature={self.temperature}"
             )
         if not self.use_first and self.context == 0:
-            raise ValueError(f"{where}: use_first=False and context=0 leave no reference frame")
+            raise ValueError(f"{WHERE}: use_first=False and context=0 leave no reference frame")
+        if self.predict_first and not (self.pad_with_first and self.context > 0):
+            raise ValueError(
+                f"{WHERE}: predict_first=True needs pad_with_first=True and context > 0 (the "
+                "first frame is predicted from its copies in the recent slots)"
+            )
 
     def resized_size(self, height: int, width: int) -> tuple[int, int]:
-        """Size ``(H', W')`` a ``height`` x ``width`` frame is resized to, multiples of stride."""
+        """Size ``(H', W')`` a ``height`` x ``width`` frame is resized to before encoding."""
+        if self.resize == "native":
+            return height, width
         if self.resize == "square":
-            h, w = float(self.size), float(self.size)
-        else:
-            scale = self.size / min(height, width)
-            h, w = height * scale, width * scale
-        return _round_to(h, self.stride), _round_to(w, self.stride)
-
-    def feature_size(self, height: int, width: int) -> tuple[int, int]:
-        """Feature-map size ``(h, w)`` for a ``height`` x ``width`` original frame."""
-        rh, rw = self.resized_size(height, width)
-        return rh // self.stride, rw // self.stride
-
-
-def _round_to(value: float, multiple: int) -> int:
-    return max(multiple, int(round(value / multiple)) * multiple)
+            return self.size, self.size
+        scale = self.size / min(height, width)
+        return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 PRESETS: dict[str, PropagationProtocol] = {
@@ -109,27 +153,43 @@ PRESETS: dict[str, PropagationProtocol] = {
         name="timecycle",
         resize="square",
         size=320,
+        frame_antialias=False,
+        label_downsample="bilinear",
+        min_label_pixels=12,
         context=7,
         use_first=True,
+        pad_with_first=True,
+        predict_first=True,
         topk=5,
         topk_scope="per_frame",
         temperature=512**-0.5,
         softmax="per_frame",
+        renormalize=False,
+        label_norm="minmax",
         radius=None,
         radius_on_first=False,
+        output_upsample="resized",
     ),
     "crw": PropagationProtocol(
         name="crw",
-        resize="short_side",
+        resize="native",
         size=480,
+        frame_antialias=False,
+        label_downsample="bilinear",
+        min_label_pixels=0,
         context=20,
         use_first=True,
+        pad_with_first=True,
+        predict_first=False,
         topk=10,
         topk_scope="joint",
-        temperature=0.07,
+        temperature=0.05,
         softmax="joint",
+        renormalize=True,
+        label_norm="none",
         radius=12.0,
         radius_on_first=False,
+        output_upsample="resized",
     ),
 }
 
@@ -146,14 +206,13 @@ def get_protocol(name: str, **overrides: Any) -> PropagationProtocol:
     """
     if name not in PRESETS:
         raise ValueError(
-            f"cyclecorr/eval/protocols.py: unknown protocol {name!r}; choose one of "
-            f"{sorted(PRESETS)} (or build PropagationProtocol(...) directly)"
+            f"{WHERE}: unknown protocol {name!r}; choose one of {sorted(PRESETS)} (or build "
+            "PropagationProtocol(...) directly)"
         )
     fields = {f.name for f in dataclasses.fields(PropagationProtocol)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(
-            f"cyclecorr/eval/protocols.py: unknown protocol field(s) {unknown}; valid fields are "
-            f"{sorted(fields)}"
+            f"{WHERE}: unknown protocol field(s) {unknown}; valid fields are {sorted(fields)}"
         )
     return dataclasses.replace(PRESETS[name], **overrides)

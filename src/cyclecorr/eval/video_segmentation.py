@@ -1,11 +1,13 @@
 """Semi-supervised video segmentation by label propagation over a stream of frames.
 
-The glue between raw frames and ``LabelPropagator``: each frame (H, W, 3) uint8 is resized per
-the protocol (sides multiples of 8), ImageNet-normalised and encoded on its own (no whole-video
-tensor); the first frame's ids become one-hot distributions averaged onto the feature grid (void
-255 counts as background); every later frame's distributions are upsampled bilinearly to the
-ORIGINAL frame size and argmaxed back to the first frame's ids. Used by the DAVIS runner, the
-``propagate`` CLI, the training-time probe and the benchmark.
+The glue between raw frames and ``LabelPropagator``, following the protocol's resize rules
+(``cyclecorr.eval.protocols``, ``cyclecorr.eval.label_maps``): each frame (H, W, 3) uint8 is
+resized bilinearly (antialiased only if the protocol says so), ImageNet-normalised and encoded on
+its own (no whole-video tensor); the first frame's ids are nearest-resized to the same size,
+labels covering fewer than ``min_label_pixels`` pixels there are dropped, and the rest become
+one-hot maps downsampled to the feature grid (void 255 counts as background); every later frame's
+distributions are upsampled, argmaxed and resized back to the frame's own size and ids. Used by
+the DAVIS runner, the ``propagate`` CLI, the training-time probe and the benchmark.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cyclecorr.eval.propagation import LabelPropagator, labels_at_feature_size, labels_to_mask
+from cyclecorr.eval.label_maps import labels_at_feature_size, labels_to_mask, resize_ids_nearest
+from cyclecorr.eval.propagator import LabelPropagator
 from cyclecorr.eval.protocols import PropagationProtocol
 
 VOID_LABEL = 255
@@ -31,19 +34,28 @@ class LabelIds(NamedTuple):
 
     Attributes:
         ids: (L,) uint8 object ids, background 0 first, void excluded.
-        positions: (H, W) int64 index into ``ids`` of every pixel (void mapped to background).
+        positions: (H, W) int64 index into ``ids`` of every pixel (void mapped to background),
+            -1 for the pixels of a dropped label.
     """
 
     ids: np.ndarray
     positions: np.ndarray
 
 
-def label_ids(mask: np.ndarray) -> LabelIds:
-    """Split a first-frame mask (H, W) uint8 into its ids and a per-pixel index into them."""
-    values = np.unique(mask)
-    ids = np.union1d([0], values[values != VOID_LABEL]).astype(np.uint8)  # (L,), 0 first
+def label_ids(mask: np.ndarray, min_pixels: int = 0) -> LabelIds:
+    """Split a first-frame mask (H, W) uint8 into its ids and a per-pixel index into them.
+
+    Args:
+        mask: (H, W) uint8 ids, 0 background, 255 void (counted as background).
+        min_pixels: Object ids covering fewer pixels are dropped (background is always kept).
+    """
     clean = np.where(mask == VOID_LABEL, 0, mask)  # void propagates as background
-    return LabelIds(ids, np.searchsorted(ids, clean).astype(np.int64))
+    values, counts = np.unique(clean, return_counts=True)
+    kept = values[(counts >= min_pixels) | (values == 0)]
+    ids = np.union1d([0], kept).astype(np.uint8)  # (L,), 0 first
+    index = np.searchsorted(ids, clean)
+    known = ids[np.minimum(index, len(ids) - 1)] == clean
+    return LabelIds(ids, np.where(known, index, -1).astype(np.int64))
 
 
 def preprocess_frame(
@@ -53,11 +65,11 @@ def preprocess_frame(
 
     Args:
         frame: (H, W, 3) uint8 RGB.
-        protocol: Gives the resized size (multiples of 8).
+        protocol: Gives the resized size and whether the resize is antialiased.
         device: Target device.
 
     Returns:
-        (1, 3, H', W') float32 ImageNet-normalised (antialiased bilinear resize).
+        (1, 3, H', W') float32 ImageNet-normalised, bilinear (half-pixel centres) resize.
     """
     from cyclecorr.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
@@ -68,7 +80,10 @@ def preprocess_frame(
         )
     size = protocol.resized_size(frame.shape[0], frame.shape[1])
     x = torch.tensor(frame, device=device).permute(2, 0, 1)[None].float() / 255.0  # (1, 3, H, W)
-    x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    if size != (frame.shape[0], frame.shape[1]):
+        x = F.interpolate(
+            x, size=size, mode="bilinear", antialias=protocol.frame_antialias, align_corners=False
+        )
     mean = torch.tensor(IMAGENET_MEAN, device=device).reshape(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=device).reshape(1, 3, 1, 1)
     return (x - mean) / std
@@ -115,18 +130,42 @@ def segment_video(
             f"{WHERE}: the first mask is {first_mask.shape[1]}x{first_mask.shape[0]} but the "
             f"frames are {first.shape[1]}x{first.shape[0]}; resize the mask (nearest) first"
         )
-    labels = label_ids(first_mask)
     feats = encode_frame(encoder, first, protocol, device)  # (C, h, w)
-    onehot = labels_at_feature_size(
-        torch.from_numpy(labels.positions).to(feats.device),
-        len(labels.ids),
-        (feats.shape[1], feats.shape[2]),
-    )  # (L, h, w)
-    propagator = LabelPropagator(feats, onehot, protocol, device=feats.device)
+    labels, onehot = first_labels(first_mask, protocol, (feats.shape[1], feats.shape[2]))
+    propagator = LabelPropagator(feats, onehot.to(feats.device), protocol, device=feats.device)
     for frame in iterator:
         dist = propagator.step(encode_frame(encoder, frame, protocol, device))  # (L, h, w)
-        index = labels_to_mask(dist, (frame.shape[0], frame.shape[1])).cpu().numpy()  # (H, W)
-        yield labels.ids[index]
+        yield labels.ids[mask_indices(dist, frame.shape[:2], protocol)]
+
+
+def first_labels(
+    mask: np.ndarray, protocol: PropagationProtocol, feature_hw: tuple[int, int]
+) -> tuple[LabelIds, torch.Tensor]:
+    """The first frame's label set and its (L, h, w) float32 one-hot maps on the feature grid.
+
+    Args:
+        mask: (H, W) uint8 first-frame ids.
+        protocol: Resize size, ``min_label_pixels`` and ``label_downsample``.
+        feature_hw: ``(h, w)`` of the first frame's features.
+    """
+    size = protocol.resized_size(mask.shape[0], mask.shape[1])
+    resized = resize_ids_nearest(torch.from_numpy(mask.astype(np.int64)), size).numpy()
+    labels = label_ids(resized.astype(np.uint8), protocol.min_label_pixels)
+    onehot = labels_at_feature_size(
+        torch.from_numpy(labels.positions), len(labels.ids), feature_hw, protocol.label_downsample
+    )
+    return labels, onehot
+
+
+def mask_indices(
+    dist: torch.Tensor, frame_hw: tuple[int, ...], protocol: PropagationProtocol
+) -> np.ndarray:
+    """(H, W) int64 label indices of a frame from its (L, h, w) label weights."""
+    height, width = int(frame_hw[0]), int(frame_hw[1])
+    if protocol.output_upsample == "original":
+        return labels_to_mask(dist, (height, width)).cpu().numpy()
+    size = protocol.resized_size(height, width)
+    return labels_to_mask(dist, size, (height, width)).cpu().numpy()
 
 
 def read_rgb_frames(paths: Iterable[str | Path]) -> Iterator[np.ndarray]:

@@ -1,0 +1,113 @@
+"""Streaming label propagation over a video: the reference test loops' context and feedback.
+
+The context of a query frame is the first (annotated) frame plus the ``protocol.context`` most
+recent frames (a bounded deque: memory never grows with the video). Both references pad the video
+with copies of frame 0 (``pad_with_first``): the recent slots start as copies of the first frame
+carrying its ground-truth labels, so early frames still see a full context (CRW: 20 copies; the
+release: 7, which gives frame 0 the weight ``(9 - j) / 8`` at frame ``j <= 7``). With
+``predict_first`` (the release) frame 0 is first propagated from those copies, and its normalised
+prediction takes the most recent slot, the fixed first slot keeping the ground truth. Each
+prediction is normalised by ``protocol.label_norm`` (``"minmax"``: every label channel mapped to
+[0, 1] over the map, the release's rule) and the normalised map is both fed back and returned.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import torch
+
+from cyclecorr.eval.propagation import (
+    DEFAULT_MAX_ELEMENTS,
+    propagate_labels,
+    spec_from_protocol,
+)
+from cyclecorr.eval.protocols import PropagationProtocol
+
+
+def minmax_labels(labels: torch.Tensor) -> torch.Tensor:
+    """Map every channel of ``labels`` (L, h, w) to [0, 1] over its map: ``(x - min) / max``.
+
+    A constant channel (where the release would divide by zero) becomes all zeros.
+    """
+    flat = labels.flatten(1)  # (L, h*w)
+    shifted = flat - flat.min(dim=1, keepdim=True).values
+    top = shifted.max(dim=1, keepdim=True).values
+    out = torch.where(top > 0, shifted / top.clamp_min(torch.finfo(flat.dtype).tiny), 0.0)
+    return out.reshape(labels.shape)
+
+
+class LabelPropagator:
+    """Streaming propagation: the first frame + a bounded window of recent frames.
+
+    Only the first frame's and the last ``protocol.context`` frames' features and labels are
+    kept, on ``device`` (padding copies are references to the first frame's tensors, not copies).
+
+    Example:
+        >>> prop = LabelPropagator(feats0, labels0, protocol)
+        >>> for feats in later_frames:
+        ...     labels = prop.step(feats)  # (L, h, w)
+    """
+
+    def __init__(
+        self,
+        first_features: torch.Tensor,
+        first_labels: torch.Tensor,
+        protocol: PropagationProtocol,
+        device: torch.device | str = "cpu",
+        max_elements: int = DEFAULT_MAX_ELEMENTS,
+    ) -> None:
+        """Start from the annotated first frame (and predict it first when the protocol says so).
+
+        Args:
+            first_features: (C, h, w) float features of the first frame.
+            first_labels: (L, h, w) float label distribution of the first frame (e.g. one-hot).
+            protocol: Context, padding, feedback and attention rule.
+            device: Where features, labels and attention live (``"cuda"`` to use a GPU).
+            max_elements: Similarity entries per chunk (see ``propagate_labels``).
+        """
+        self.protocol = protocol
+        self.spec = spec_from_protocol(protocol)
+        self.device = torch.device(device)
+        self.max_elements = max_elements
+        self.first = (first_features.to(self.device), first_labels.to(self.device).float())
+        self.recent: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=protocol.context)
+        if protocol.pad_with_first:
+            self.recent.extend([self.first] * protocol.context)
+        self.first_prediction: torch.Tensor | None = None
+        if protocol.predict_first:
+            self.first_prediction = self.step(self.first[0])
+
+    def _context(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        frames = list(self.recent)
+        first_in = self.protocol.use_first or not frames
+        if first_in:
+            frames = [self.first, *frames]
+        feats = torch.stack([f for f, _ in frames])  # (n, C, h, w)
+        labels = torch.stack([y for _, y in frames])  # (n, L, h, w)
+        on_radius = torch.ones(len(frames), dtype=torch.bool, device=self.device)
+        if first_in and not self.protocol.radius_on_first:
+            on_radius[0] = False
+        return feats, labels, on_radius
+
+    @torch.no_grad()
+    def step(self, features: torch.Tensor) -> torch.Tensor:
+        """Propagate to the next frame and add it to the context.
+
+        Args:
+            features: (C, h, w) float features of the next frame.
+
+        Returns:
+            (L, h, w) float label distribution of that frame after ``protocol.label_norm``,
+            on ``device``.
+        """
+        features = features.to(self.device)
+        feats, labels, on_radius = self._context()
+        out = propagate_labels(
+            features, feats, labels, self.spec, on_radius, max_elements=self.max_elements
+        )
+        if self.protocol.label_norm == "minmax":
+            out = minmax_labels(out)
+        if self.protocol.context > 0:
+            self.recent.append((features, out))
+        return out
