@@ -17,7 +17,10 @@ def test_baselines_table(tmp_path: Path) -> None:
     rows = baselines.run_baselines(
         root,
         tmp_path / "b",
-        {"timecycle": get_protocol("timecycle", size=32), "crw": get_protocol("crw", size=32)},
+        {
+            "timecycle": get_protocol("timecycle", size=32),
+            "crw": get_protocol("crw", resize="short_side", size=32),
+        },
         [baselines.Baseline("pixels", {"kind": "pixels"})],
         progress=False,
     )
@@ -33,7 +36,11 @@ def test_baselines_table(tmp_path: Path) -> None:
 
 def test_default_baselines_add_the_checkpoint_row() -> None:
     names = [b.name for b in baselines.default_baselines()]
-    assert names == ["pixels (Lab)", "random ResNet-18", "random ResNet-50"]
+    assert names == [
+        "pixels (Lab)",
+        "CRW scratch ResNet-18 (random, seed 777)",
+        "random ResNet-50 + proj (seed 0)",
+    ]
     with_ckpt = baselines.default_baselines("/x/last.ckpt", "resnet18", "layer4")
     assert with_ckpt[-1].encoder_kwargs == {
         "kind": "checkpoint", "path": "/x/last.ckpt", "arch": "resnet18", "stop_at": "layer4",

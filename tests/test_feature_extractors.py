@@ -128,3 +128,67 @@ def test_pixels_shape_and_values(color: str) -> None:
         )
     with pytest.raises(ValueError, match="unknown encoder kind"):
         build_eval_encoder("dino")  # type: ignore[arg-type]
+
+
+def _stem_to(net: torch.nn.Module, x: torch.Tensor, stages: tuple[str, ...]) -> torch.Tensor:
+    x = net.maxpool(net.relu(net.bn1(net.conv1(x))))
+    for name in stages:
+        x = getattr(net, name)(x)
+    return x
+
+
+def test_torchvision_state_dict_with_proj_weight_is_the_release_test_model(tmp_path: Path) -> None:
+    import torchvision
+
+    torch.manual_seed(5)
+    resnet = torchvision.models.resnet18(weights=None).eval()
+    for module in resnet.layer3.modules():  # the hand-built reference: layer3 at stride 1
+        if isinstance(module, torch.nn.Conv2d):
+            module.stride = (1, 1)
+    proj = torch.randn(32, 256, 1, 1)
+    path = tmp_path / "tc.pth"
+    torch.save({**resnet.state_dict(), "proj.weight": proj}, path)
+    model = build_eval_encoder("torchvision", path, arch="resnet18", stop_at="layer3")
+    x = _images()
+    trunk = _stem_to(resnet, x, ("layer1", "layer2", "layer3"))
+    expected = torch.relu(torch.nn.functional.conv2d(trunk, proj))  # ReLU(proj(layer3))
+    torch.testing.assert_close(model(x), expected, atol=2e-4, rtol=1e-4)  # NHWC rounding
+    assert model(x).shape == (2, 32, 4, 6)
+
+
+def test_crw_scratch_is_reflect_padded_layer3_without_head(tmp_path: Path) -> None:
+    import torchvision
+
+    torch.manual_seed(6)
+    resnet = torchvision.models.resnet18(weights=None).eval()
+    for module in resnet.modules():  # CRW's modify(padding='reflect') and stride-1 layer3
+        if isinstance(module, torch.nn.Conv2d) and sum(module.padding) > 0:
+            module.padding_mode = "reflect"
+    for module in resnet.layer3.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.stride = (1, 1)
+    path = tmp_path / "crw.pth"
+    state = {k: v for k, v in resnet.state_dict().items() if not k.startswith(("layer4", "fc"))}
+    torch.save(state, path)
+    model = build_eval_encoder("crw_scratch", path)
+    x = _images(h=40, w=56)
+    expected = _stem_to(resnet, x, ("layer1", "layer2", "layer3"))
+    torch.testing.assert_close(model(x), expected, atol=2e-4, rtol=1e-4)  # NHWC rounding
+    assert model(x).shape == (2, 256, 5, 7)
+    # Without a file: CRW's seed and its two train-mode dummy forwards (running_var 0.9^2).
+    random = build_eval_encoder("crw_scratch")
+    assert random.trunk.bn1.running_var.unique().tolist() == pytest.approx([0.81])
+    assert not torch.equal(random.trunk.conv1.weight, model.trunk.conv1.weight)
+    with pytest.raises(ValueError, match="does not fit"):
+        torch.save(torchvision.models.resnet50().state_dict(), tmp_path / "r50.pth")
+        build_eval_encoder("crw_scratch", tmp_path / "r50.pth")
+
+
+def test_checkpoint_without_projection_bias_or_head_loads(tmp_path: Path) -> None:
+    for kwargs in ({"proj_bias": False}, {"out_channels": None}):
+        torch.manual_seed(7)
+        trained = Encoder("resnet18", "layer2", **{"out_channels": 16, **kwargs}).eval()
+        path = _save_ckpt(tmp_path, trained)
+        model = build_eval_encoder("checkpoint", path, arch=None)
+        x = _images()
+        torch.testing.assert_close(model(x), trained(x))

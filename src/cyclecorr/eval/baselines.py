@@ -1,9 +1,12 @@
 """The DAVIS baselines table: what label propagation gives without (or with) learned features.
 
 Rows: copy-first-frame (every frame predicted as the first annotation: no propagation at all),
-raw Lab pixels, a randomly initialised ResNet-18 (CRW layout, layer4 at stride 8) and ResNet-50
-(TimeCycle layout, up to layer3), and optionally a trained checkpoint; each propagated under every
-given protocol (copy-first-frame is protocol-free). Scores use the official DAVIS definitions; the
+raw Lab pixels, CRW's "scratch" baseline (its random-init ResNet-18 as CRW's ``test.py`` builds it:
+seed 777, reflect padding, 256-d ``layer3`` features, no head), a randomly initialised ResNet-50
+in the TimeCycle layout (``layer3`` at stride 1, a bias-free Kaiming-initialised 1x1 projection to
+512 + ReLU; the trunk equals the release's seed-0 test model, the projection is another draw), and
+optionally trained checkpoints; each propagated under every given protocol (copy-first-frame is
+protocol-free). Scores use the official DAVIS definitions; the
 table is markdown with J&F-Mean, J-Mean and F-Mean in percent.
 """
 
@@ -38,14 +41,23 @@ class Baseline(NamedTuple):
 def default_baselines(
     ckpt_path: str | Path | None = None, arch: str | None = None, stop_at: str | None = None
 ) -> list[Baseline]:
-    """Pixels, random ResNet-18 / ResNet-50 and, when ``ckpt_path`` is given, the checkpoint.
+    """Pixels, CRW scratch ResNet-18, random ResNet-50 and, with ``ckpt_path``, the checkpoint.
 
     ``arch=None`` reads the checkpoint's architecture from its weights.
     """
     rows = [
         Baseline("pixels (Lab)", {"kind": "pixels", "color": "lab"}),
-        Baseline("random ResNet-18", {"kind": "random", "arch": "resnet18", "stop_at": "layer4"}),
-        Baseline("random ResNet-50", {"kind": "random", "arch": "resnet50", "stop_at": "layer3"}),
+        Baseline("CRW scratch ResNet-18 (random, seed 777)", {"kind": "crw_scratch"}),
+        Baseline(
+            "random ResNet-50 + proj (seed 0)",
+            {
+                "kind": "random",
+                "arch": "resnet50",
+                "stop_at": "layer3",
+                "proj_bias": False,
+                "proj_init": "kaiming_fan_out",
+            },
+        ),
     ]
     if ckpt_path is not None:
         kwargs = {"kind": "checkpoint", "path": ckpt_path, "arch": arch, "stop_at": stop_at}
