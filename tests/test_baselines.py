@@ -30,6 +30,7 @@ def test_baselines_table(tmp_path: Path) -> None:
         ("pixels", "crw"),
     ]
     assert all(0.0 <= r.jf <= 1.0 and r.jf == pytest.approx((r.j + r.f) / 2) for r in rows)
+    assert (tmp_path / "b/pixels/crw/per-sequence_results-val.csv").is_file()
     table = baselines.format_table(rows, "t")
     assert table.count("\n|") == 5 and "| copy first frame | - |" in table
 
@@ -41,7 +42,11 @@ def test_default_baselines_add_the_checkpoint_row() -> None:
         "CRW scratch ResNet-18 (random, seed 777)",
         "random ResNet-50 + proj (seed 0)",
     ]
-    with_ckpt = baselines.default_baselines("/x/last.ckpt", "resnet18", "layer4")
-    assert with_ckpt[-1].encoder_kwargs == {
-        "kind": "checkpoint", "path": "/x/last.ckpt", "arch": "resnet18", "stop_at": "layer4",
+    with_ckpt = baselines.default_baselines(
+        ["/x/run1/checkpoints/last.ckpt", "/y/b.ckpt"], "resnet18", "layer4"
+    )
+    assert with_ckpt[-2].encoder_kwargs == {
+        "kind": "checkpoint", "path": "/x/run1/checkpoints/last.ckpt", "arch": "resnet18",
+        "stop_at": "layer4",
     }  # fmt: skip
+    assert [b.name for b in with_ckpt[-2:]] == ["checkpoint run1/last.ckpt", "checkpoint b.ckpt"]

@@ -132,6 +132,12 @@ def baseline_protocols(names: list[str]) -> dict[str, PropagationProtocol]:
     return {n: PRESETS[n] for n in names}
 
 
+def baseline_checkpoints(cfg: DictConfig) -> list[str]:
+    """``ckpt_path`` (when set) followed by every path of ``baselines_checkpoints``."""
+    paths = [] if cfg.ckpt_path is None else [str(cfg.ckpt_path)]
+    return paths + [str(p) for p in cfg.get("baselines_checkpoints") or []]
+
+
 def evaluate_baselines(cfg: DictConfig, out_dir: Path, device: torch.device) -> dict[str, Any]:
     """Write ``baselines.md`` (presets of ``baselines_protocols``) and print it; returns rows."""
     from cyclecorr.eval.baselines import default_baselines, format_table, run_baselines
@@ -143,7 +149,7 @@ def evaluate_baselines(cfg: DictConfig, out_dir: Path, device: torch.device) -> 
         cfg.eval.root,
         out_dir / "baselines",
         baseline_protocols(list(cfg.baselines_protocols)),
-        default_baselines(cfg.ckpt_path, arch, stop_at),
+        default_baselines(baseline_checkpoints(cfg), arch, stop_at),
         sequences=list(cfg.eval.sequences) if cfg.eval.sequences else None,
         split=cfg.eval.split,
         device=device,

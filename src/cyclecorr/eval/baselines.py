@@ -12,7 +12,7 @@ table is markdown with J&F-Mean, J-Mean and F-Mean in percent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -39,11 +39,11 @@ class Baseline(NamedTuple):
 
 
 def default_baselines(
-    ckpt_path: str | Path | None = None, arch: str | None = None, stop_at: str | None = None
+    checkpoints: Sequence[str | Path] = (), arch: str | None = None, stop_at: str | None = None
 ) -> list[Baseline]:
-    """Pixels, CRW scratch ResNet-18, random ResNet-50 and, with ``ckpt_path``, the checkpoint.
+    """Pixels, CRW scratch ResNet-18, random ResNet-50, then one row per checkpoint.
 
-    ``arch=None`` reads the checkpoint's architecture from its weights.
+    ``arch=None`` reads each checkpoint's architecture from its weights.
     """
     rows = [
         Baseline("pixels (Lab)", {"kind": "pixels", "color": "lab"}),
@@ -59,11 +59,18 @@ def default_baselines(
             },
         ),
     ]
-    if ckpt_path is not None:
-        kwargs = {"kind": "checkpoint", "path": ckpt_path, "arch": arch, "stop_at": stop_at}
-        label = f"checkpoint {Path(ckpt_path).name}" + (f" ({arch})" if arch else "")
-        rows.append(Baseline(label, kwargs))
+    for ckpt in checkpoints:
+        kwargs = {"kind": "checkpoint", "path": ckpt, "arch": arch, "stop_at": stop_at}
+        rows.append(Baseline(f"checkpoint {checkpoint_label(ckpt)}", kwargs))
     return rows
+
+
+def checkpoint_label(path: str | Path) -> str:
+    """``<run folder>/<file>`` for ``.../<run>/checkpoints/<file>``, else the file name."""
+    path = Path(path)
+    if path.parent.name == "checkpoints" and path.parent.parent.name:
+        return f"{path.parent.parent.name}/{path.name}"
+    return path.name
 
 
 def write_copy_first_frame(
@@ -92,9 +99,12 @@ def write_copy_first_frame(
 def _score(
     davis_root: str | Path, predictions: Path, sequences: list[str], method: str, protocol: str
 ) -> BaselineRow:
-    from cyclecorr.eval.davis_scoring import evaluate_sequences
+    """Score one method's predictions; the official CSVs (per sequence too) go beside them."""
+    from cyclecorr.eval.davis_scoring import evaluate_sequences, write_official_csvs
 
-    overall = evaluate_sequences(davis_root, predictions, sequences, progress=False).overall
+    result = evaluate_sequences(davis_root, predictions, sequences, progress=False)
+    write_official_csvs(result, predictions)
+    overall = result.overall
     return BaselineRow(method, protocol, overall.jf_mean, overall.j_mean, overall.f_mean)
 
 
@@ -112,7 +122,8 @@ def run_baselines(
 
     Args:
         davis_root: DAVIS-2017 layout root.
-        out_dir: Predictions go to ``<out_dir>/<method slug>/<protocol>/<seq>/``.
+        out_dir: Predictions go to ``<out_dir>/<method slug>/<protocol>/<seq>/``, with the
+            official ``global_results-val.csv`` and ``per-sequence_results-val.csv`` beside them.
         protocols: Protocol name -> protocol.
         baselines: Methods (``default_baselines()``).
         sequences: Subset of sequences (default: the split's).
