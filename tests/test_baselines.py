@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 
-from cyclecorr.eval import baselines
-from cyclecorr.eval.protocols import get_protocol
+from cyclecorr.eval.propagation.presets import load_protocol
+from cyclecorr.eval.tasks import baselines
+from cyclecorr.models.checkpoints import checkpoint_encoder
+from cyclecorr.models.pixels import pixel_encoder
 from test_evaluate import make_davis_tree
 
 
@@ -18,10 +21,10 @@ def test_baselines_table(tmp_path: Path) -> None:
         root,
         tmp_path / "b",
         {
-            "timecycle": get_protocol("timecycle", size=32),
-            "crw": get_protocol("crw", resize="short_side", size=32),
+            "timecycle": load_protocol("timecycle", size=32),
+            "crw": load_protocol("crw", resize="short_side", size=32),
         },
-        [baselines.Baseline("pixels", {"kind": "pixels"})],
+        [baselines.Baseline("pixels", pixel_encoder)],
         progress=False,
     )
     assert [(r.method, r.protocol) for r in rows] == [
@@ -45,8 +48,7 @@ def test_default_baselines_add_the_checkpoint_row() -> None:
     with_ckpt = baselines.default_baselines(
         ["/x/run1/checkpoints/last.ckpt", "/y/b.ckpt"], "resnet18", "layer4"
     )
-    assert with_ckpt[-2].encoder_kwargs == {
-        "kind": "checkpoint", "path": "/x/run1/checkpoints/last.ckpt", "arch": "resnet18",
-        "stop_at": "layer4",
-    }  # fmt: skip
+    build = with_ckpt[-2].build
+    assert isinstance(build, functools.partial) and build.func is checkpoint_encoder
+    assert build.args == ("/x/run1/checkpoints/last.ckpt", "resnet18", "layer4")
     assert [b.name for b in with_ckpt[-2:]] == ["checkpoint run1/last.ckpt", "checkpoint b.ckpt"]

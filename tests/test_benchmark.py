@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from cyclecorr.benchmark import main
-from cyclecorr.training_benchmark import bench_training
+from cyclecorr.benchmark.cli import main
+from cyclecorr.benchmark.training import bench_training
 
 
 def test_training_benchmark_reports_a_finite_step() -> None:
@@ -32,6 +32,18 @@ def test_propagation_benchmark_on_davis_mini(
     shared_data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["propagation", "--device", "cpu", "--davis-root", str(shared_data / "davis2017-mini")]
-    main([*argv, "--arch", "resnet18", "--stop-at", "layer2", "--max-frames", "3"])
+    main(
+        [
+            *argv,
+            "--encoder",
+            "random",
+            "--arch",
+            "resnet18",
+            "--stop-at",
+            "layer2",
+            "--max-frames",
+            "3",
+        ]
+    )
     out = capsys.readouterr().out
     assert "frames:            2" in out and "frames/s:" in out and "peak memory:" in out

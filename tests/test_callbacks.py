@@ -19,6 +19,7 @@ from cyclecorr.callbacks.cycle_viz import CycleVisualizer, trace_cycle
 from cyclecorr.callbacks.davis_probe import DavisProbe, missing_sequences
 from cyclecorr.callbacks.index_recorder import IndexRecorder
 from cyclecorr.callbacks.throughput import ThroughputMonitor, local_batch_size
+from cyclecorr.eval.propagation.presets import load_protocol
 from cyclecorr.utils.config import CONF_DIR, register_resolvers
 from cyclecorr.viz.boxes import draw_theta, theta_corners_px
 from cyclecorr.viz.cycle import DIRECT_COLOR, GT_COLOR, draw_cycle
@@ -182,7 +183,7 @@ def test_index_recorder_appends_per_rank(tmp_path: Path) -> None:
 
 
 def test_davis_probe_switches_itself_off_without_data(tmp_path: Path) -> None:
-    probe = DavisProbe(str(tmp_path / "nothing"), every_n_steps=1)
+    probe = DavisProbe(str(tmp_path / "nothing"), load_protocol("timecycle"), every_n_steps=1)
     with pytest.warns(UserWarning, match="DAVIS probe skipped"):
         probe.setup(None, None, "fit")  # type: ignore[arg-type]
     assert not probe.enabled
@@ -196,9 +197,10 @@ def test_davis_probe_runs_on_davis_mini(tiny_system: Any, tmp_path: Path) -> Non
     root = DATA / "davis2017-mini"
     if missing_sequences(root, ["blackswan", "car-shadow"]):
         pytest.skip(f"davis2017-mini not found under {DATA} (set CYCLECORR_DATA)")
-    pytest.importorskip("cyclecorr.eval.probe", reason="cyclecorr.eval.probe not written yet")
     system, _, _ = tiny_system
-    probe = DavisProbe(str(root), every_n_steps=1, protocol_overrides={"size": 64}, max_frames=3)
+    probe = DavisProbe(
+        str(root), load_protocol("timecycle", size=64), every_n_steps=1, max_frames=3
+    )
     probe.setup(None, system, "fit")  # type: ignore[arg-type]
     assert probe.enabled
     logged: list[dict[str, float]] = []

@@ -9,16 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cyclecorr.eval.davis_io import (
+from cyclecorr.data.davis_format import (
     davis_palette,
-    list_sequences,
-    load_sequence,
-    load_split,
     read_annotation,
-    read_frame,
     read_palette,
     write_annotation,
 )
+from cyclecorr.eval.datasets.davis import list_sequences, load_sequence, load_split, read_frame
 
 DATA = Path(os.environ.get("CYCLECORR_DATA", Path(__file__).parents[1] / "../shared/data"))
 INTERACTIVE = DATA / "davis2017-fixtures" / "interactive"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import binary_dilation
 
-from cyclecorr.eval.davis_metrics import (
+from cyclecorr.eval.metrics.davis import (
     Stats,
     boundary_f,
     boundary_radius,

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
 
 from cyclecorr.evaluate import baseline_protocols, run
 from cyclecorr.utils.config import CONF_DIR, register_resolvers
@@ -27,9 +28,14 @@ def make_davis_tree(root: Path, num_videos: int = 2, num_frames: int = 6) -> lis
 
 
 def compose_eval(overrides: list[str]) -> DictConfig:
+    """The evaluate config as a Hydra run composes it (the group choices are known)."""
     register_resolvers()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="evaluate", overrides=overrides)
+        cfg = compose(config_name="evaluate", overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
 
 
 def read_global(path: Path) -> dict[str, float]:
@@ -58,8 +64,8 @@ def test_evaluate_pixels_end_to_end(tmp_path: Path) -> None:
     for name in names:
         assert len(list((out / "predictions" / name).glob("*.png"))) == 6
     glob = read_global(out / "global_results-val.csv")
-    assert glob["J&F-Mean"] == pytest.approx(metrics["jf_mean"], abs=1e-3)
-    assert 0.3 < metrics["jf_mean"] <= 1.0  # Lab pixels track flat-coloured moving shapes
+    assert glob["J&F-Mean"] == pytest.approx(metrics["J&F-Mean"], abs=1e-3)
+    assert 0.3 < metrics["J&F-Mean"] <= 1.0  # Lab pixels track flat-coloured moving shapes
     with (out / "per-sequence_results-val.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert sorted(r["Sequence"] for r in rows) == sorted(f"{n}_{k}" for n in names for k in (1, 2))
@@ -82,8 +88,11 @@ def test_scoring_only_mode_perfect_predictions(tmp_path: Path) -> None:
         ]
     )
     metrics = run(cfg)
-    assert metrics["jf_mean"] == pytest.approx(1.0)
+    assert metrics["J&F-Mean"] == pytest.approx(1.0)
     assert read_global(out / "global_results-val.csv")["J-Mean"] == pytest.approx(1.0)
+    # the run says it only scored: no encoder or protocol is named
+    assert (metrics["encoder"], metrics["protocol"]) == (None, None)
+    assert metrics["scored"] == str(root / "Annotations" / "480p")
 
 
 def test_baselines_protocols_choose_the_presets() -> None:
@@ -93,9 +102,11 @@ def test_baselines_protocols_choose_the_presets() -> None:
         list(compose_eval(["baselines_protocols=[crw]"]).baselines_protocols)
     )
     assert list(chosen) == ["crw"] and chosen["crw"].radius == 12.0
-    for bad in (["crw", "crw"], ["CRW"], []):
+    for bad in (["crw", "crw"], []):
         with pytest.raises(ValueError, match="baselines_protocols"):
             baseline_protocols(bad)
+    with pytest.raises(ValueError, match="unknown protocol 'CRW'"):
+        baseline_protocols(["CRW"])
 
 
 def test_evaluate_synthetic_random_resnet18(tmp_path: Path) -> None:
@@ -103,10 +114,10 @@ def test_evaluate_synthetic_random_resnet18(tmp_path: Path) -> None:
     cfg = compose_eval(
         [
             "eval=synthetic",
-            "eval.num_videos=1",
-            "eval.spec.height=48",
-            "eval.spec.width=48",
-            "eval.spec.num_frames=4",
+            "eval.prepare.num_videos=1",
+            "eval.prepare.spec.height=48",
+            "eval.prepare.spec.width=48",
+            "eval.prepare.spec.num_frames=4",
             "encoder=random",
             "encoder.arch=resnet18",
             "encoder.stop_at=layer2",
@@ -121,15 +132,15 @@ def test_evaluate_synthetic_random_resnet18(tmp_path: Path) -> None:
     assert cfg.eval.root == f"{out}/synthetic_davis"
     run(cfg)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["eval"] == "synthetic" and 0.0 <= metrics["jf_mean"] <= 1.0
+    assert metrics["eval"] == "synthetic" and 0.0 <= metrics["J&F-Mean"] <= 1.0
     assert (out / "synthetic_davis" / "ImageSets" / "2017" / "val.txt").is_file()
     assert (out / "global_results-val.csv").is_file()
 
 
 @pytest.mark.data
 def test_copy_first_frame_matches_official_reference(tmp_path: Path) -> None:
-    from cyclecorr.eval.baselines import write_copy_first_frame
-    from cyclecorr.eval.davis_scoring import evaluate_sequences
+    from cyclecorr.eval.tasks.baselines import write_copy_first_frame
+    from cyclecorr.eval.tasks.scoring import evaluate_sequences
 
     root = DATA_DIR / "davis2017-mini"
     reference = DATA_DIR / "davis2017-mini-osvos" / "reference.csv"
@@ -149,15 +160,15 @@ def test_copy_first_frame_matches_official_reference(tmp_path: Path) -> None:
 
 @pytest.mark.data
 def test_davis_probe_on_real_frames() -> None:
-    from cyclecorr.eval.feature_extractors import build_eval_encoder
-    from cyclecorr.eval.probe import davis_probe
-    from cyclecorr.eval.protocols import get_protocol
+    from cyclecorr.eval.propagation.presets import load_protocol
+    from cyclecorr.eval.tasks.davis import davis_probe
+    from cyclecorr.models.pixels import pixel_encoder
 
     root = DATA_DIR / "davis2017-mini"
     if not (root / "JPEGImages" / "480p" / "blackswan").is_dir():
         pytest.skip(f"no DAVIS mini data at {root} (set CYCLECORR_DATA)")
     result = davis_probe(
-        build_eval_encoder("pixels"), root, ["blackswan"], get_protocol("timecycle", size=160), 4
+        pixel_encoder(), root, ["blackswan"], load_protocol("timecycle", size=160), 4
     )
     assert 0.5 < result.jf <= 1.0  # 4 frames of a slow swan: pixels track it well
     assert result.overlay.dtype == np.uint8 and result.overlay.shape == (480, 854 * 2 + 2, 3)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from cyclecorr.eval.propagation import AttentionSpec, propagate_labels
+from cyclecorr.eval.propagation.attention import propagate_labels
+from cyclecorr.eval.propagation.spec import AttentionSpec
 from cyclecorr.models.encoder import Encoder
 from cyclecorr.models.localizer import ProcrustesLocalizer
 from cyclecorr.models.sampler import crop_features

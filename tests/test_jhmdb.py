@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from scipy.io import savemat
 
-from cyclecorr.eval.jhmdb import JOINT_NAMES, jhmdb_split, load_jhmdb, load_jhmdb_video
-from cyclecorr.eval.pck import PCKAccumulator, pck, pck_thresholds
+from cyclecorr.eval.datasets.jhmdb import JOINT_NAMES, jhmdb_split, load_jhmdb, load_jhmdb_video
+from cyclecorr.eval.metrics.pck import PCKAccumulator, pck, pck_thresholds
 
 WIDTH, HEIGHT = 20, 16
 

@@ -25,8 +25,8 @@ def moving_square(num_frames: int = 8, h: int = 48, w: int = 64) -> tuple[np.nda
 
 
 def test_propagate_cli_on_generated_mp4(tmp_path: Path) -> None:
+    from cyclecorr.data.davis_format import read_annotation, write_annotation
     from cyclecorr.data.video_writer import write_video
-    from cyclecorr.eval.davis_io import read_annotation, write_annotation
 
     frames, masks = moving_square()
     video = write_video(frames, tmp_path / "clip.mp4", fps=10.0, lossless=True)

@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from cyclecorr.eval.keypoint_runner import heatmaps_to_keypoints, keypoints_to_heatmaps
-from cyclecorr.eval.label_maps import labels_at_feature_size, labels_to_mask
-from cyclecorr.eval.propagation import (
-    AttentionSpec,
+from cyclecorr.eval.propagation.attention import (
     propagate_labels,
     propagate_labels_dense,
     radius_mask,
 )
-from cyclecorr.eval.propagator import LabelPropagator
-from cyclecorr.eval.protocols import PRESETS, PropagationProtocol, get_protocol
+from cyclecorr.eval.propagation.keypoints import heatmaps_to_keypoints, keypoints_to_heatmaps
+from cyclecorr.eval.propagation.label_maps import labels_at_feature_size, labels_to_mask
+from cyclecorr.eval.propagation.presets import load_protocol
+from cyclecorr.eval.propagation.propagator import LabelPropagator
+from cyclecorr.eval.propagation.protocols import PropagationProtocol
+from cyclecorr.eval.propagation.spec import AttentionSpec
 
 
 def _random_feats(gen: torch.Generator, n: int, c: int = 64, h: int = 9, w: int = 11):
@@ -163,7 +164,7 @@ def test_windowed_radius_equals_dense_masked(spec: AttentionSpec, on_radius: lis
 def test_streaming_propagator_keeps_bounded_context_and_tracks_a_shift() -> None:
     gen = torch.Generator().manual_seed(5)
     feats0, labels0 = _random_feats(gen, 1, h=10, w=10), _random_labels(gen, 1, h=10, w=10)
-    proto = dataclasses.replace(PRESETS["crw"], context=2, topk=1, radius=2.0, pad_with_first=False)
+    proto = load_protocol("crw", context=2, topk=1, radius=2.0, pad_with_first=False)
     prop = LabelPropagator(feats0[0], labels0[0], proto)
     for t in range(1, 6):
         out = prop.step(torch.roll(feats0[0], shifts=(0, t), dims=(1, 2)))
@@ -187,7 +188,7 @@ def test_labels_at_feature_size_and_back() -> None:
 
 
 def test_protocol_presets_and_overrides() -> None:
-    tc, crw = PRESETS["timecycle"], PRESETS["crw"]
+    tc, crw = load_protocol("timecycle"), load_protocol("crw")
     assert (tc.size, tc.context, tc.topk, tc.radius, tc.label_norm) == (320, 7, 5, None, "minmax")
     assert (tc.renormalize, tc.pad_with_first, tc.predict_first) == (False, True, True)
     assert tc.temperature == pytest.approx(512**-0.5)
@@ -206,16 +207,20 @@ def test_protocol_presets_and_overrides() -> None:
     )
     assert tc.resized_size(480, 854) == (320, 320)
     assert crw.resized_size(480, 854) == (480, 854)  # native
-    assert get_protocol("crw", resize="short_side", size=240).resized_size(480, 854) == (240, 427)
-    assert get_protocol("crw", radius=None, topk=3).radius is None
+    assert load_protocol("crw", resize="short_side", size=240).resized_size(480, 854) == (240, 427)
+    assert load_protocol("crw", radius=None, topk=3).radius is None
     with pytest.raises(ValueError, match="unknown protocol field"):
-        get_protocol("crw", topK=3)
+        load_protocol("crw", topK=3)
+    with pytest.raises(ValueError, match="unknown protocol 'uvc'.*crw.*timecycle"):
+        load_protocol("uvc")
+    with pytest.raises(TypeError):  # every field is required: the YAML presets are the source
+        PropagationProtocol(name="x")  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="ill-defined"):
-        PropagationProtocol(topk_scope="joint", softmax="per_frame")
+        dataclasses.replace(crw, topk_scope="joint", softmax="per_frame")
     with pytest.raises(ValueError, match="label_norm"):
-        PropagationProtocol(label_norm="softmax")  # type: ignore[arg-type]
+        dataclasses.replace(crw, label_norm="softmax")
     with pytest.raises(ValueError, match="predict_first"):
-        PropagationProtocol(predict_first=True, pad_with_first=False)
+        dataclasses.replace(crw, predict_first=True, pad_with_first=False)
 
 
 @pytest.mark.parametrize("readout", ["argmax", "soft_argmax"])

@@ -9,7 +9,6 @@ nearest, OpenCV bilinear without antialiasing).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -17,11 +16,16 @@ import pytest
 import torch
 from PIL import Image
 
-from cyclecorr.eval.label_maps import labels_at_feature_size, labels_to_mask, resize_ids_nearest
-from cyclecorr.eval.propagation import AttentionSpec, propagate_labels
-from cyclecorr.eval.propagator import LabelPropagator, minmax_labels
-from cyclecorr.eval.protocols import PRESETS
-from cyclecorr.eval.video_segmentation import first_labels, label_ids
+from cyclecorr.eval.propagation.attention import propagate_labels
+from cyclecorr.eval.propagation.label_maps import (
+    labels_at_feature_size,
+    labels_to_mask,
+    resize_ids_nearest,
+)
+from cyclecorr.eval.propagation.presets import load_protocol
+from cyclecorr.eval.propagation.propagator import LabelPropagator, minmax_labels
+from cyclecorr.eval.propagation.segmentation import first_labels, label_ids
+from cyclecorr.eval.propagation.spec import AttentionSpec
 
 
 def test_unrenormalised_topk_probabilities_summed_and_divided_by_frames() -> None:
@@ -56,7 +60,7 @@ def test_release_padding_gives_frame_zero_weight_nine_minus_j_over_eight() -> No
     gen = torch.Generator().manual_seed(0)
     feats = torch.randn(8, 4, 5, generator=gen)
     onehot = torch.nn.functional.one_hot(torch.randint(0, 2, (4, 5), generator=gen), 2)
-    prop = LabelPropagator(feats, onehot.permute(2, 0, 1).float(), PRESETS["timecycle"])
+    prop = LabelPropagator(feats, onehot.permute(2, 0, 1).float(), load_protocol("timecycle"))
     assert prop.first_prediction is not None  # frame 0 was predicted from its 7 copies + itself
     first = prop.first[0]
     for j in range(1, 10):
@@ -74,7 +78,7 @@ def test_release_padding_numerically_gives_frame_zero_nine_minus_j_over_eight() 
     # so the foreground predicted at frame j is the share of slots that carry frame 0's labels.
     feats = torch.ones(3, 1, 1)
     fg, bg = torch.tensor([0.0, 1.0]).reshape(2, 1, 1), torch.tensor([1.0, 0.0]).reshape(2, 1, 1)
-    proto = dataclasses.replace(PRESETS["timecycle"], label_norm="none")
+    proto = load_protocol("timecycle", label_norm="none")
     prop = LabelPropagator(feats, fg, proto)
     torch.testing.assert_close(prop.first_prediction, fg)  # frame 0 from 8 copies of itself
     for j in range(1, 11):
@@ -87,7 +91,7 @@ def test_crw_padding_keeps_twenty_ground_truth_copies_in_the_radius_slots() -> N
     gen = torch.Generator().manual_seed(1)
     feats = torch.randn(8, 6, 6, generator=gen)
     labels = torch.rand(2, 6, 6, generator=gen)
-    prop = LabelPropagator(feats, labels, PRESETS["crw"])
+    prop = LabelPropagator(feats, labels, load_protocol("crw"))
     assert prop.first_prediction is None and len(prop.recent) == 20
     assert all(f is prop.first[0] and y is prop.first[1] for f, y in prop.recent)
     _, _, on_radius = prop._context()
@@ -128,7 +132,7 @@ def test_first_labels_drop_objects_under_min_pixels() -> None:
     mask[20, 20:31] = 3  # 11 px: under the release's 12
     ids = label_ids(mask, min_pixels=12)
     assert ids.ids.tolist() == [0, 2] and (ids.positions[20, 20:31] == -1).all()
-    proto = dataclasses.replace(PRESETS["timecycle"], size=40)
+    proto = load_protocol("timecycle", size=40)
     labels, onehot = first_labels(mask, proto, (5, 5))
     assert labels.ids.tolist() == [0, 2] and onehot.shape == (2, 5, 5)
 
@@ -139,6 +143,6 @@ def test_presets_reproduce_their_labels_when_query_equals_the_first_frame(name: 
     feats = torch.randn(16, 6, 7, generator=gen)
     mask = torch.randint(0, 3, (6, 7), generator=gen)
     onehot = torch.nn.functional.one_hot(mask, 3).permute(2, 0, 1).float()
-    prop = LabelPropagator(feats, onehot, PRESETS[name])
+    prop = LabelPropagator(feats, onehot, load_protocol(name))
     out = prop.step(feats.clone())
     assert torch.equal(out.argmax(dim=0), mask)

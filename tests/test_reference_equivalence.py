@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 import torch
 
-from cyclecorr.eval.davis_io import read_annotation
-from cyclecorr.eval.davis_runner import run_davis
-from cyclecorr.eval.davis_scoring import evaluate_sequences
-from cyclecorr.eval.feature_extractors import crw_scratch_encoder, load_torchvision_encoder
-from cyclecorr.eval.protocols import PRESETS
+from cyclecorr.data.davis_format import read_annotation
+from cyclecorr.eval.propagation.presets import load_protocol
+from cyclecorr.eval.tasks.davis import run_davis
+from cyclecorr.eval.tasks.scoring import evaluate_sequences
+from cyclecorr.models.baselines import crw_scratch_encoder
+from cyclecorr.models.checkpoints import torchvision_encoder
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 
@@ -43,7 +44,7 @@ def _run_and_compare(
     encoder: torch.nn.Module, name: str, data: Path, tmp_path: Path
 ) -> tuple[np.ndarray, float]:
     davis = data / "davis2017-mini"
-    run_davis(encoder.eval(), davis, tmp_path, PRESETS[name], ["blackswan"], progress=False)
+    run_davis(encoder.eval(), davis, tmp_path, load_protocol(name), ["blackswan"], progress=False)
     count = len(list((davis / "Annotations/480p/blackswan").glob("*.png")))
     ious = _ious(tmp_path / "blackswan", data / f"{name}-reference/blackswan", count)
     jf = evaluate_sequences(davis, tmp_path, ["blackswan"], progress=False).overall.jf_mean
@@ -68,7 +69,7 @@ def test_crw_preset_reproduces_crws_test_loop(shared_data: Path, tmp_path: Path)
 def test_timecycle_preset_reproduces_the_releases_test_loop(
     shared_data: Path, tmp_path: Path
 ) -> None:
-    encoder = load_torchvision_encoder(shared_data / TIMECYCLE_WEIGHTS, "resnet50", "layer3")
+    encoder = torchvision_encoder(shared_data / TIMECYCLE_WEIGHTS, "resnet50", "layer3")
     assert encoder.out_channels == 512  # proj.weight was loaded: ReLU(proj(layer3))
     ious, jf = _run_and_compare(encoder, "timecycle", shared_data, tmp_path)
     assert ious.min() >= 0.95 and ious.mean() >= 0.98, (ious.min(), ious.mean())

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cyclecorr.eval.miou import ConfusionMatrix
-from cyclecorr.eval.vip import list_vip_videos, load_vip, load_vip_video, read_vip_labels
+from cyclecorr.eval.datasets.vip import list_vip_videos, load_vip, load_vip_video, read_vip_labels
+from cyclecorr.eval.metrics.miou import ConfusionMatrix
 
 
 @pytest.fixture

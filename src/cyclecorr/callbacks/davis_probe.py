@@ -1,7 +1,7 @@
 """Online DAVIS probe: label propagation on a few davis2017-mini sequences every N steps.
 
 Every ``every_n_steps`` optimiser steps, global rank 0 runs
-``cyclecorr.eval.probe.davis_probe`` with the current encoder (eval mode, no gradients) on
+``cyclecorr.eval.tasks.davis.davis_probe`` with the current encoder (eval mode, no gradients) on
 ``sequences`` (default: 2 of davis2017-mini, first ``max_frames`` frames), logs the J&F mean as
 ``val/davis_mini_jf`` and the returned overlay image. When the DAVIS folder or a sequence is
 missing the probe switches itself off with one warning instead of failing the run. Other ranks
@@ -18,6 +18,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
 from cyclecorr.callbacks.media import log_images, log_scalars
+from cyclecorr.eval.propagation.protocols import PropagationProtocol
 
 
 def missing_sequences(davis_root: str | Path, sequences: list[str]) -> list[str]:
@@ -36,10 +37,9 @@ class DavisProbe(pl.Callback):
 
     Args:
         davis_root: a DAVIS-2017 layout folder (``JPEGImages/480p``, ``Annotations/480p``).
+        protocol: the propagation protocol (the config composes a ``conf/protocol`` preset).
         sequences: sequence names to propagate.
         every_n_steps: optimiser steps between probes.
-        protocol: propagation preset name (``"timecycle"`` or ``"crw"``).
-        protocol_overrides: protocol fields to change (e.g. ``{"size": 160}`` for speed).
         max_frames: frames per sequence (None = all).
         key: metric name.
         overlay_key: media name of the overlay image.
@@ -48,10 +48,9 @@ class DavisProbe(pl.Callback):
     def __init__(
         self,
         davis_root: str,
+        protocol: PropagationProtocol,
         sequences: list[str] | None = None,
         every_n_steps: int = 2000,
-        protocol: str = "timecycle",
-        protocol_overrides: dict[str, Any] | None = None,
         max_frames: int | None = 20,
         key: str = "val/davis_mini_jf",
         overlay_key: str = "val/davis_mini_overlay",
@@ -60,7 +59,6 @@ class DavisProbe(pl.Callback):
         self.sequences = list(sequences) if sequences else ["blackswan", "car-shadow"]
         self.every_n_steps = every_n_steps
         self.protocol = protocol
-        self.protocol_overrides = dict(protocol_overrides or {})
         self.max_frames = max_frames
         self.key = key
         self.overlay_key = overlay_key
@@ -79,8 +77,7 @@ class DavisProbe(pl.Callback):
 
     def run_probe(self, pl_module: pl.LightningModule) -> Any:
         """Run the probe with the module's encoder in eval mode; returns the ``ProbeResult``."""
-        from cyclecorr.eval.probe import davis_probe
-        from cyclecorr.eval.protocols import get_protocol
+        from cyclecorr.eval.tasks.davis import davis_probe
 
         encoder = cast(torch.nn.Module, pl_module.encoder)
         was_training = encoder.training
@@ -91,7 +88,7 @@ class DavisProbe(pl.Callback):
                     encoder,
                     self.davis_root,
                     self.sequences,
-                    get_protocol(self.protocol, **self.protocol_overrides),
+                    self.protocol,
                     max_frames=self.max_frames,
                     device=pl_module.device,
                 )

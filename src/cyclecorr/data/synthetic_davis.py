@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from cyclecorr.data.davis_format import davis_palette
 from cyclecorr.data.synthetic import SyntheticVideo, SyntheticVideoSpec
 
 VAL_SEED_SALT = 1  # val videos use seed [seed, i, 1]; training datasets use [seed, video_id, 2]
@@ -33,21 +34,6 @@ class SequencePaths(NamedTuple):
     masks_dir: Path
     tracks: Path
     video: Path | None
-
-
-def davis_palette() -> list[int]:
-    """The 256-entry DAVIS / PASCAL VOC palette as a flat ``[r0, g0, b0, r1, ...]`` list."""
-    palette = []
-    for index in range(256):
-        r = g = b = 0
-        code = index
-        for bit in range(8):
-            r |= ((code >> 0) & 1) << (7 - bit)
-            g |= ((code >> 1) & 1) << (7 - bit)
-            b |= ((code >> 2) & 1) << (7 - bit)
-            code >>= 3
-        palette += [r, g, b]
-    return palette
 
 
 def write_synthetic_sequence(

@@ -47,16 +47,25 @@ def floordiv(numerator: int, denominator: int) -> int:
     return int(numerator) // int(denominator)
 
 
-def register_resolvers() -> None:
-    """Register the ``${repo_root:}`` and ``${floordiv:a,b}`` OmegaConf resolvers (idempotent).
+def release_tau() -> float:
+    """The release's affinity temperature ``512 ** -0.5`` (``${release_tau:}`` in configs)."""
+    from cyclecorr.ops.affinity import DEFAULT_TAU
 
-    Call it before composing any config that uses ``conf/paths/default.yaml`` or derives feature
-    sizes from the crop size.
+    return DEFAULT_TAU
+
+
+def register_resolvers() -> None:
+    """Register the ``${repo_root:}``, ``${floordiv:a,b}`` and ``${release_tau:}`` resolvers.
+
+    Idempotent. Call it before composing any config that uses ``conf/paths/default.yaml``, derives
+    feature sizes from the crop size or names the release's temperature.
     """
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
     if not OmegaConf.has_resolver("floordiv"):
         OmegaConf.register_new_resolver("floordiv", floordiv)
+    if not OmegaConf.has_resolver("release_tau"):
+        OmegaConf.register_new_resolver("release_tau", release_tau)
 
 
 class ResumeChoice(NamedTuple):

@@ -14,116 +14,19 @@ order of exact ties).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-if TYPE_CHECKING:
-    from cyclecorr.eval.propagation import AttentionSpec
+from cyclecorr.eval.propagation.candidates import (
+    Candidates,
+    combine,
+    concat_candidates,
+    pick_queries,
+    select,
+)
+from cyclecorr.eval.propagation.spec import AttentionSpec
 
 DEFAULT_TILE = 16  # query tile side: larger tiles copy less per query but compute more
-
-
-class Candidates(NamedTuple):
-    """The references kept by the top-k for a chunk of queries, before the softmax.
-
-    Attributes:
-        vals: (Q, g, k) float similarities (-inf where fewer than k references were allowed);
-            ``g`` frames for ``topk_scope="per_frame"``, ``g = 1`` for ``"joint"``.
-        rows: (Q, g, k) int64 rows of those references in the frame-major label table.
-        lse: (Q, g) float ``logsumexp(sim / temperature)`` over every allowed reference of each
-            group (the full-softmax normaliser), or ``None`` when ``spec.renormalize``.
-    """
-
-    vals: torch.Tensor
-    rows: torch.Tensor
-    lse: torch.Tensor | None = None
-
-
-def select(sim: torch.Tensor, rows: torch.Tensor, spec: AttentionSpec) -> Candidates:
-    """Top-k of one group of context frames (inside each frame, or over the group when joint).
-
-    Args:
-        sim: (Q, g, P_g) float similarities, -inf where a reference is excluded.
-        rows: (g, P_g) int64 row of every reference in the frame-major label table.
-        spec: Attention rule.
-
-    Returns:
-        The kept references; a joint top-k over several groups is the top-k of their candidates.
-    """
-    q, g, p = sim.shape
-    if spec.topk_scope == "joint":
-        sim, rows, g, p = sim.reshape(q, 1, g * p), rows.reshape(1, g * p), 1, g * p
-        # sim: (Q, g, P_g) -> (Q, 1, g*P_g); rows: (g, P_g) -> (1, g*P_g)
-    vals, idx = sim.topk(min(spec.topk, p), dim=2)  # (Q, g, k)
-    frame = torch.arange(g, device=idx.device)[None, :, None]  # (1, g, 1)
-    lse = None if spec.renormalize else torch.logsumexp(sim / spec.temperature, dim=2)  # (Q, g)
-    return Candidates(vals, rows[frame, idx], lse)  # (Q, g, k) each
-
-
-def combine(
-    cands: list[Candidates], labels: torch.Tensor, spec: AttentionSpec, num_frames: int
-) -> torch.Tensor:
-    """Softmax over the candidates of every group and the weighted label sum.
-
-    With ``spec.renormalize`` the softmax runs over the kept candidates; otherwise each kept
-    similarity ``s`` weighs ``exp(s / temperature - lse)`` with the normaliser of its scope (its
-    frame for ``softmax="per_frame"``, the whole context for ``"joint"``), so the weights of the
-    kept references sum to at most 1.
-
-    Args:
-        cands: Candidates of the same Q queries, every context frame in exactly one of them.
-        labels: (n*P, L) float label distributions of the references, frame-major.
-        spec: Attention rule.
-        num_frames: Number of context frames ``n`` (the per-frame softmax averages over them).
-
-    Returns:
-        (Q, L) float labels of the queries.
-    """
-    q = cands[0].vals.shape[0]
-    rows = torch.cat([c.rows.reshape(q, -1) for c in cands], dim=1)  # (Q, M)
-    if spec.softmax == "per_frame":  # per-frame top-k: every group holds whole frames
-        parts = [_frame_weights(c, spec) / num_frames for c in cands]  # (Q, g, k) each
-        weight = torch.cat([w.reshape(q, -1) for w in parts], dim=1)  # (Q, M)
-    else:
-        vals = torch.cat([c.vals.reshape(q, -1) for c in cands], dim=1)  # (Q, M)
-        if spec.topk_scope == "joint" and len(cands) > 1:
-            vals, pos = vals.topk(min(spec.topk, vals.shape[1]), dim=1)  # (Q, k)
-            rows = rows.gather(1, pos)  # (Q, k)
-        if spec.renormalize:
-            weight = (vals / spec.temperature).softmax(dim=1)  # only the kept entries are scaled
-        else:
-            lse = torch.logsumexp(torch.cat([c.lse for c in cands], dim=1), dim=1)  # type: ignore[misc]
-            weight = _exp_weights(vals, lse[:, None], spec.temperature)  # (Q, M)
-    return torch.einsum("qk,qkl->ql", weight, labels[rows])  # (Q, k) x (Q, k, L) -> (Q, L)
-
-
-def _frame_weights(cand: Candidates, spec: AttentionSpec) -> torch.Tensor:
-    """(Q, g, k) weights of a per-frame softmax: over the kept top-k, or the full frame."""
-    if spec.renormalize:
-        return (cand.vals / spec.temperature).softmax(dim=2)
-    assert cand.lse is not None
-    return _exp_weights(cand.vals, cand.lse[..., None], spec.temperature)
-
-
-def _exp_weights(vals: torch.Tensor, lse: torch.Tensor, temperature: float) -> torch.Tensor:
-    """``exp(vals / temperature - lse)``, 0 where ``vals`` is -inf (an excluded reference)."""
-    weight = torch.exp(vals / temperature - lse)
-    return torch.where(torch.isfinite(vals), weight, torch.zeros_like(weight))
-
-
-def concat_candidates(parts: list[Candidates]) -> Candidates:
-    """Stack the candidates of consecutive query chunks along the query axis."""
-    lse = None if parts[0].lse is None else torch.cat([p.lse for p in parts], dim=0)  # type: ignore[misc]
-    return Candidates(
-        torch.cat([p.vals for p in parts], dim=0), torch.cat([p.rows for p in parts], dim=0), lse
-    )
-
-
-def pick_queries(cands: Candidates, index: torch.Tensor) -> Candidates:
-    """The candidates of the queries ``index`` (Q',) int64."""
-    lse = None if cands.lse is None else cands.lse[index]
-    return Candidates(cands.vals[index], cands.rows[index], lse)
 
 
 def window_reach(radius: float) -> int:

@@ -1,4 +1,4 @@
-"""Tests for the evaluation encoders (cyclecorr.eval.feature_extractors)."""
+"""Evaluation encoders: checkpoints, torchvision state dicts, CRW scratch, random, pixels."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from cyclecorr.eval.feature_extractors import build_eval_encoder, infer_architecture
+from cyclecorr.models.baselines import crw_scratch_encoder, random_encoder
+from cyclecorr.models.checkpoints import checkpoint_encoder, infer_architecture, torchvision_encoder
 from cyclecorr.models.encoder import Encoder
+from cyclecorr.models.pixels import pixel_encoder
 
 SMALL = {"arch": "resnet18", "stop_at": "layer2", "out_channels": 16}
 
@@ -29,7 +31,7 @@ def test_checkpoint_loads_encoder_weights_strictly(tmp_path: Path) -> None:
     torch.manual_seed(1)
     trained = Encoder(**SMALL).eval()
     path = _save_ckpt(tmp_path, trained)
-    model = build_eval_encoder("checkpoint", path, arch="resnet18", stop_at="layer2")
+    model = checkpoint_encoder(path, arch="resnet18", stop_at="layer2")
     x = _images()
     torch.testing.assert_close(model(x), trained(x))
     assert model(x).shape == (2, 16, 4, 6)
@@ -53,7 +55,7 @@ def test_architecture_is_read_from_the_weights(arch: str, stop_at: str) -> None:
 def test_checkpoint_without_arch_loads_the_architecture_it_holds(tmp_path: Path) -> None:
     torch.manual_seed(2)
     trained = Encoder(**SMALL).eval()
-    model = build_eval_encoder("checkpoint", _save_ckpt(tmp_path, trained), arch=None)
+    model = checkpoint_encoder(_save_ckpt(tmp_path, trained), arch=None)
     x = _images()
     torch.testing.assert_close(model(x), trained(x))
     with pytest.raises(ValueError, match="cannot read the architecture"):
@@ -62,23 +64,23 @@ def test_checkpoint_without_arch_loads_the_architecture_it_holds(tmp_path: Path)
 
 def test_checkpoint_errors_name_the_problem(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        build_eval_encoder("checkpoint", tmp_path / "nope.ckpt", arch="resnet18")
+        checkpoint_encoder(tmp_path / "nope.ckpt", arch="resnet18")
     path = _save_ckpt(tmp_path, Encoder(**SMALL))
     with pytest.raises(ValueError, match="missing .*layer3"):
-        build_eval_encoder("checkpoint", path, arch="resnet18", stop_at="layer4")
+        checkpoint_encoder(path, arch="resnet18", stop_at="layer4")
     with pytest.raises(ValueError, match="arch"):
-        build_eval_encoder("checkpoint", path, arch="resnet50", stop_at="layer2")
+        checkpoint_encoder(path, arch="resnet50", stop_at="layer2")
     bare = tmp_path / "bare.pt"
     torch.save({"model.weight": torch.zeros(1)}, bare)
     with pytest.raises(ValueError, match="no 'encoder.\\*' weights.*model.weight"):
-        build_eval_encoder("checkpoint", bare, arch="resnet18")
+        checkpoint_encoder(bare, arch="resnet18")
 
 
 def test_checkpoint_with_pickled_object_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "obj": Path("x")}, path)  # not loadable with weights_only
     with pytest.raises(Exception, match="(?i)weights_only|unsupported|global"):
-        build_eval_encoder("checkpoint", path, arch="resnet18")
+        checkpoint_encoder(path, arch="resnet18")
 
 
 def test_torchvision_state_dict_drops_projection(tmp_path: Path) -> None:
@@ -87,7 +89,7 @@ def test_torchvision_state_dict_drops_projection(tmp_path: Path) -> None:
     resnet = torchvision.models.resnet18(weights=None)
     path = tmp_path / "r18.pth"
     torch.save(resnet.state_dict(), path)
-    model = build_eval_encoder("torchvision", path, arch="resnet18", stop_at="layer2")
+    model = torchvision_encoder(path, arch="resnet18", stop_at="layer2")
     x = _images()
     resnet.eval()
     expected = resnet.layer2(
@@ -98,9 +100,9 @@ def test_torchvision_state_dict_drops_projection(tmp_path: Path) -> None:
 
 def test_random_is_deterministic_per_seed_and_leaves_global_rng() -> None:
     state = torch.random.get_rng_state()
-    a = build_eval_encoder("random", arch="resnet18", stop_at="layer2", seed=3, out_channels=16)
-    b = build_eval_encoder("random", arch="resnet18", stop_at="layer2", seed=3, out_channels=16)
-    c = build_eval_encoder("random", arch="resnet18", stop_at="layer2", seed=4, out_channels=16)
+    a = random_encoder("resnet18", "layer2", 16, seed=3)
+    b = random_encoder("resnet18", "layer2", 16, seed=3)
+    c = random_encoder("resnet18", "layer2", 16, seed=4)
     assert torch.equal(torch.random.get_rng_state(), state)
     x = _images()
     assert torch.equal(a(x), b(x))
@@ -111,7 +113,7 @@ def test_random_is_deterministic_per_seed_and_leaves_global_rng() -> None:
 def test_pixels_shape_and_values(color: str) -> None:
     from cyclecorr.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
-    model = build_eval_encoder("pixels", color=color)  # type: ignore[arg-type]
+    model = pixel_encoder(color)  # type: ignore[arg-type]
     rgb = torch.zeros(1, 3, 16, 24)
     rgb[:, 0] = 1.0  # pure red
     mean = torch.tensor(IMAGENET_MEAN).reshape(1, 3, 1, 1)
@@ -126,8 +128,8 @@ def test_pixels_shape_and_values(color: str) -> None:
         torch.testing.assert_close(
             out[0, :, 0, 0], torch.tensor([53.24, 80.09, 67.20]), atol=0.1, rtol=0
         )
-    with pytest.raises(ValueError, match="unknown encoder kind"):
-        build_eval_encoder("dino")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="color must be"):
+        pixel_encoder("hsv")  # type: ignore[arg-type]
 
 
 def _stem_to(net: torch.nn.Module, x: torch.Tensor, stages: tuple[str, ...]) -> torch.Tensor:
@@ -148,7 +150,7 @@ def test_torchvision_state_dict_with_proj_weight_is_the_release_test_model(tmp_p
     proj = torch.randn(32, 256, 1, 1)
     path = tmp_path / "tc.pth"
     torch.save({**resnet.state_dict(), "proj.weight": proj}, path)
-    model = build_eval_encoder("torchvision", path, arch="resnet18", stop_at="layer3")
+    model = torchvision_encoder(path, arch="resnet18", stop_at="layer3")
     x = _images()
     trunk = _stem_to(resnet, x, ("layer1", "layer2", "layer3"))
     expected = torch.relu(torch.nn.functional.conv2d(trunk, proj))  # ReLU(proj(layer3))
@@ -170,18 +172,18 @@ def test_crw_scratch_is_reflect_padded_layer3_without_head(tmp_path: Path) -> No
     path = tmp_path / "crw.pth"
     state = {k: v for k, v in resnet.state_dict().items() if not k.startswith(("layer4", "fc"))}
     torch.save(state, path)
-    model = build_eval_encoder("crw_scratch", path)
+    model = crw_scratch_encoder(path)
     x = _images(h=40, w=56)
     expected = _stem_to(resnet, x, ("layer1", "layer2", "layer3"))
     torch.testing.assert_close(model(x), expected, atol=2e-4, rtol=1e-4)  # NHWC rounding
     assert model(x).shape == (2, 256, 5, 7)
     # Without a file: CRW's seed and its two train-mode dummy forwards (running_var 0.9^2).
-    random = build_eval_encoder("crw_scratch")
+    random = crw_scratch_encoder()
     assert random.trunk.bn1.running_var.unique().tolist() == pytest.approx([0.81])
     assert not torch.equal(random.trunk.conv1.weight, model.trunk.conv1.weight)
     with pytest.raises(ValueError, match="does not fit"):
         torch.save(torchvision.models.resnet50().state_dict(), tmp_path / "r50.pth")
-        build_eval_encoder("crw_scratch", tmp_path / "r50.pth")
+        crw_scratch_encoder(tmp_path / "r50.pth")
 
 
 def test_checkpoint_without_projection_bias_or_head_loads(tmp_path: Path) -> None:
@@ -189,6 +191,6 @@ def test_checkpoint_without_projection_bias_or_head_loads(tmp_path: Path) -> Non
         torch.manual_seed(7)
         trained = Encoder("resnet18", "layer2", **{"out_channels": 16, **kwargs}).eval()
         path = _save_ckpt(tmp_path, trained)
-        model = build_eval_encoder("checkpoint", path, arch=None)
+        model = checkpoint_encoder(path, arch=None)
         x = _images()
         torch.testing.assert_close(model(x), trained(x))

@@ -2,8 +2,10 @@
 
 A protocol fixes what METHOD.md section 5 leaves to the reference code: how frames and labels are
 resized, which earlier frames a query attends to, how the top-k references are weighted, what is
-fed back, and how the prediction returns to the frame's size. Both presets equal their reference
-code's behaviour (side-by-side tests in ``tests/test_reference_equivalence.py``):
+fed back, and how the prediction returns to the frame's size. Every field is required: the presets
+are defined once, as ``conf/protocol/<name>.yaml`` (loaded by Hydra, or by
+``cyclecorr.utils.config.load_protocol``). Both presets equal their reference code's behaviour
+(side-by-side tests in ``tests/test_reference_equivalence.py``):
 
 - ``timecycle``: the release's ``test_davis.py`` (``--cropSize 320 --topk_vis 5``): 320x320
   frames, labels nearest-resized to 320 then bilinearly to 40x40; the first frame plus 7 recent
@@ -28,9 +30,8 @@ libjpeg, identical pixels in our checks up to +-1 grey level).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 RESIZE_RULES = ("square", "short_side", "native")
 SCOPES = ("per_frame", "joint")
@@ -84,25 +85,25 @@ class PropagationProtocol:
             for ``native``); ``"original"``: bilinear straight to the original size, argmax.
     """
 
-    name: str = "custom"
-    resize: Literal["square", "short_side", "native"] = "square"
-    size: int = 320
-    frame_antialias: bool = False
-    label_downsample: Literal["bilinear", "area"] = "bilinear"
-    min_label_pixels: int = 0
-    context: int = 7
-    use_first: bool = True
-    pad_with_first: bool = True
-    predict_first: bool = False
-    topk: int = 5
-    topk_scope: Literal["per_frame", "joint"] = "per_frame"
-    temperature: float = 512**-0.5
-    softmax: Literal["per_frame", "joint"] = "per_frame"
-    renormalize: bool = True
-    label_norm: Literal["none", "minmax"] = "none"
-    radius: float | None = None
-    radius_on_first: bool = False
-    output_upsample: Literal["resized", "original"] = "resized"
+    name: str
+    resize: Literal["square", "short_side", "native"]
+    size: int
+    frame_antialias: bool
+    label_downsample: Literal["bilinear", "area"]
+    min_label_pixels: int
+    context: int
+    use_first: bool
+    pad_with_first: bool
+    predict_first: bool
+    topk: int
+    topk_scope: Literal["per_frame", "joint"]
+    temperature: float
+    softmax: Literal["per_frame", "joint"]
+    renormalize: bool
+    label_norm: Literal["none", "minmax"]
+    radius: float | None
+    radius_on_first: bool
+    output_upsample: Literal["resized", "original"]
 
     def __post_init__(self) -> None:
         """Check the field values; raise ValueError naming the field and the accepted values."""
@@ -146,73 +147,3 @@ class PropagationProtocol:
             return self.size, self.size
         scale = self.size / min(height, width)
         return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-PRESETS: dict[str, PropagationProtocol] = {
-    "timecycle": PropagationProtocol(
-        name="timecycle",
-        resize="square",
-        size=320,
-        frame_antialias=False,
-        label_downsample="bilinear",
-        min_label_pixels=12,
-        context=7,
-        use_first=True,
-        pad_with_first=True,
-        predict_first=True,
-        topk=5,
-        topk_scope="per_frame",
-        temperature=512**-0.5,
-        softmax="per_frame",
-        renormalize=False,
-        label_norm="minmax",
-        radius=None,
-        radius_on_first=False,
-        output_upsample="resized",
-    ),
-    "crw": PropagationProtocol(
-        name="crw",
-        resize="native",
-        size=480,
-        frame_antialias=False,
-        label_downsample="bilinear",
-        min_label_pixels=0,
-        context=20,
-        use_first=True,
-        pad_with_first=True,
-        predict_first=False,
-        topk=10,
-        topk_scope="joint",
-        temperature=0.05,
-        softmax="joint",
-        renormalize=True,
-        label_norm="none",
-        radius=12.0,
-        radius_on_first=False,
-        output_upsample="resized",
-    ),
-}
-
-
-def get_protocol(name: str, **overrides: Any) -> PropagationProtocol:
-    """Return the preset ``name`` with any field replaced by ``overrides``.
-
-    Args:
-        name: ``"timecycle"`` or ``"crw"``.
-        **overrides: Field values replacing the preset's (``radius=None`` removes the radius).
-
-    Raises:
-        ValueError: Unknown preset or unknown field.
-    """
-    if name not in PRESETS:
-        raise ValueError(
-            f"{WHERE}: unknown protocol {name!r}; choose one of {sorted(PRESETS)} (or build "
-            "PropagationProtocol(...) directly)"
-        )
-    fields = {f.name for f in dataclasses.fields(PropagationProtocol)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(
-            f"{WHERE}: unknown protocol field(s) {unknown}; valid fields are {sorted(fields)}"
-        )
-    return dataclasses.replace(PRESETS[name], **overrides)

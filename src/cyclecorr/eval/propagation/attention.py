@@ -21,39 +21,16 @@ processed in chunks (tiles) so the similarity block stays bounded.
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-from cyclecorr.eval.local_attention import combine, select, windowed_propagation
-from cyclecorr.eval.protocols import PropagationProtocol
+from cyclecorr.eval.propagation.candidates import combine, select
+from cyclecorr.eval.propagation.spec import AttentionSpec
+from cyclecorr.eval.propagation.windowed import windowed_propagation
 
 DEFAULT_MAX_ELEMENTS = 2**25  # similarity entries per chunk: 128 MiB in float32
 MAX_RADIUS_TABLE = 2**27  # cache the all-pairs radius mask up to 128 MiB of bools
-
-
-class AttentionSpec(NamedTuple):
-    """The attention rule of a protocol (see ``PropagationProtocol`` for the meaning)."""
-
-    topk: int
-    topk_scope: str
-    temperature: float
-    softmax: str
-    radius: float | None
-    renormalize: bool = True
-
-
-def spec_from_protocol(protocol: PropagationProtocol) -> AttentionSpec:
-    """Extract the attention rule of ``protocol``."""
-    return AttentionSpec(
-        protocol.topk,
-        protocol.topk_scope,
-        protocol.temperature,
-        protocol.softmax,
-        protocol.radius,
-        protocol.renormalize,
-    )
 
 
 def radius_mask(query_index: torch.Tensor, height: int, width: int, radius: float) -> torch.Tensor:

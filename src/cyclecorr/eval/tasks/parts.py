@@ -3,7 +3,7 @@
 The first annotated frame of each video gives the labels (255 ignore counts as background for
 propagation); every later frame is predicted with ``segment_video`` and the frames that have an
 annotation are added to one 20-class confusion matrix over the whole split (mIoU,
-``cyclecorr.eval.miou``).
+``cyclecorr.eval.metrics.miou``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from cyclecorr.eval.protocols import PropagationProtocol
-from cyclecorr.eval.video_segmentation import read_rgb_frames, segment_video
+from cyclecorr.eval.datasets.frames import read_rgb_frames
+from cyclecorr.eval.datasets.vip import load_vip, read_vip_labels
+from cyclecorr.eval.metrics.miou import ConfusionMatrix
+from cyclecorr.eval.propagation.protocols import PropagationProtocol
+from cyclecorr.eval.propagation.segmentation import segment_video
+from cyclecorr.eval.tasks.context import EvalContext, TaskResult
 
 
 def run_vip(
@@ -33,11 +37,8 @@ def run_vip(
     """mIoU of part propagation over the VIP videos of ``split``.
 
     Returns:
-        ``{"miou": ..., "per_class_iou": [...], "num_videos": n}`` (fractions in [0, 1]).
+        ``{"mIoU": ..., "per_class_iou": [...], "num_videos": n}`` (fractions in [0, 1]).
     """
-    from cyclecorr.eval.miou import ConfusionMatrix
-    from cyclecorr.eval.vip import load_vip, read_vip_labels
-
     videos = [v for v in load_vip(root, split) if not sequences or v.name in sequences]
     confusion = ConfusionMatrix(num_classes, ignore_index=255)
     for video in tqdm(videos, desc="propagate VIP", disable=not progress):
@@ -51,7 +52,23 @@ def run_vip(
                 confusion.update(read_vip_labels(path), mask)
     result = confusion.miou()
     return {
-        "miou": result.miou,
+        "mIoU": result.miou,
         "per_class_iou": [None if v != v else float(v) for v in result.per_class],
         "num_videos": len(videos),
     }
+
+
+def vip_task(
+    ctx: EvalContext,
+    root: str | Path,
+    split: str = "val",
+    sequences: list[str] | None = None,
+    max_frames: int | None = None,
+    num_classes: int = 20,
+) -> TaskResult:
+    """``eval=vip``: ``run_vip`` with the context's encoder and protocol."""
+    metrics = run_vip(
+        ctx.encoder(), root, ctx.protocol, ctx.device, split, sequences, max_frames, num_classes,
+        ctx.progress,
+    )  # fmt: skip
+    return TaskResult(metrics)

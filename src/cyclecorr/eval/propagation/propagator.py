@@ -17,12 +17,9 @@ from collections import deque
 
 import torch
 
-from cyclecorr.eval.propagation import (
-    DEFAULT_MAX_ELEMENTS,
-    propagate_labels,
-    spec_from_protocol,
-)
-from cyclecorr.eval.protocols import PropagationProtocol
+from cyclecorr.eval.propagation.attention import DEFAULT_MAX_ELEMENTS, propagate_labels
+from cyclecorr.eval.propagation.protocols import PropagationProtocol
+from cyclecorr.eval.propagation.spec import spec_from_protocol
 
 
 def minmax_labels(labels: torch.Tensor) -> torch.Tensor:

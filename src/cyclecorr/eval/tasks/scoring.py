@@ -30,14 +30,9 @@ from typing import NamedTuple
 import numpy as np
 from tqdm import tqdm
 
-from cyclecorr.eval.davis_io import (
-    VOID_LABEL,
-    DavisSequence,
-    list_sequences,
-    load_sequence,
-    read_annotation,
-)
-from cyclecorr.eval.davis_metrics import Stats, boundary_f, jaccard, statistics
+from cyclecorr.data.davis_format import VOID_LABEL, read_annotation
+from cyclecorr.eval.datasets.davis import DavisSequence, list_sequences, load_sequence
+from cyclecorr.eval.metrics.davis import Stats, boundary_f, jaccard, statistics
 
 __all__ = [
     "GLOBAL_COLUMNS",
@@ -50,7 +45,7 @@ __all__ = [
 ]
 
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
-_WHERE = "cyclecorr/eval/davis_scoring.py"
+_WHERE = "cyclecorr/eval/tasks/scoring.py"
 
 
 class ObjectScores(NamedTuple):
@@ -276,3 +271,56 @@ def write_official_csvs(
         for obj in result.objects:
             writer.writerow([obj.name, float_format % obj.j.mean, float_format % obj.f.mean])
     return global_path, per_sequence_path
+
+
+def score_first_frames(
+    davis_root: str | Path,
+    results_dir: str | Path,
+    sequences: list[str],
+    max_frames: int | None,
+    resolution: str = "480p",
+) -> ScoringResult:
+    """Official DAVIS scores of the first ``max_frames`` frames of each sequence.
+
+    Like ``evaluate_sequences`` on sequences cut after ``max_frames`` frames (the first and the
+    last kept frame are excluded, as for a full sequence); global numbers are means over objects.
+    """
+    objects = []
+    for name in sequences:
+        seq = load_sequence(davis_root, name, resolution)
+        seq = seq._replace(frames=seq.frames[:max_frames], annotations=seq.annotations[:max_frames])
+        objects.extend(score_sequence(seq, results_dir))
+    return ScoringResult(objects, _overall(objects))
+
+
+def global_metrics(result: ScoringResult) -> dict[str, float | int]:
+    """The global numbers under the official CSV column names, plus ``num_objects``."""
+    metrics: dict[str, float | int] = dict(zip(GLOBAL_COLUMNS, map(float, result.overall)))
+    metrics["num_objects"] = len(result.objects)
+    return metrics
+
+
+def score_folder(
+    davis_root: str | Path,
+    results_dir: str | Path,
+    out_dir: str | Path,
+    sequences: list[str] | None = None,
+    split: str = "val",
+    resolution: str = "480p",
+    max_frames: int | None = None,
+    num_workers: int = 0,
+    progress: bool = True,
+) -> dict[str, float | int]:
+    """Score a predictions folder, write the official CSVs into ``out_dir``, return the globals.
+
+    ``max_frames`` scores only the first frames of each sequence (``score_first_frames``).
+    """
+    if max_frames is None:
+        result = evaluate_sequences(
+            davis_root, results_dir, sequences, split, resolution, progress, num_workers
+        )
+    else:
+        names = sequences or list_sequences(davis_root, split)
+        result = score_first_frames(davis_root, results_dir, names, max_frames, resolution)
+    write_official_csvs(result, out_dir, split=split)
+    return global_metrics(result)

@@ -6,19 +6,34 @@ seed 777, reflect padding, 256-d ``layer3`` features, no head), a randomly initi
 in the TimeCycle layout (``layer3`` at stride 1, a bias-free Kaiming-initialised 1x1 projection to
 512 + ReLU; the trunk equals the release's seed-0 test model, the projection is another draw), and
 optionally trained checkpoints; each propagated under every given protocol (copy-first-frame is
-protocol-free). Scores use the official DAVIS definitions; the
-table is markdown with J&F-Mean, J-Mean and F-Mean in percent.
+protocol-free). Scores use the official DAVIS definitions; the table is markdown with J&F-Mean,
+J-Mean and F-Mean in percent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
+from torch import nn
 
-from cyclecorr.eval.protocols import PropagationProtocol
+from cyclecorr.data.davis_format import (
+    VOID_LABEL,
+    read_annotation,
+    read_palette,
+    write_annotation,
+)
+from cyclecorr.eval.datasets.davis import list_sequences, load_sequence
+from cyclecorr.eval.propagation.protocols import PropagationProtocol
+from cyclecorr.eval.tasks.context import EvalContext, TaskResult
+from cyclecorr.eval.tasks.davis import run_davis
+from cyclecorr.eval.tasks.scoring import evaluate_sequences, write_official_csvs
+from cyclecorr.models.baselines import crw_scratch_encoder, random_encoder
+from cyclecorr.models.checkpoints import checkpoint_encoder
+from cyclecorr.models.pixels import pixel_encoder
 
 
 class BaselineRow(NamedTuple):
@@ -32,10 +47,10 @@ class BaselineRow(NamedTuple):
 
 
 class Baseline(NamedTuple):
-    """A method to evaluate: its display name and ``build_eval_encoder`` arguments."""
+    """A method to evaluate: its display name and a no-argument constructor of its encoder."""
 
     name: str
-    encoder_kwargs: dict[str, Any]
+    build: Callable[[], nn.Module]
 
 
 def default_baselines(
@@ -45,23 +60,17 @@ def default_baselines(
 
     ``arch=None`` reads each checkpoint's architecture from its weights.
     """
+    random_r50 = functools.partial(
+        random_encoder, "resnet50", "layer3", 512, proj_bias=False, proj_init="kaiming_fan_out"
+    )
     rows = [
-        Baseline("pixels (Lab)", {"kind": "pixels", "color": "lab"}),
-        Baseline("CRW scratch ResNet-18 (random, seed 777)", {"kind": "crw_scratch"}),
-        Baseline(
-            "random ResNet-50 + proj (seed 0)",
-            {
-                "kind": "random",
-                "arch": "resnet50",
-                "stop_at": "layer3",
-                "proj_bias": False,
-                "proj_init": "kaiming_fan_out",
-            },
-        ),
+        Baseline("pixels (Lab)", functools.partial(pixel_encoder, "lab")),
+        Baseline("CRW scratch ResNet-18 (random, seed 777)", crw_scratch_encoder),
+        Baseline("random ResNet-50 + proj (seed 0)", random_r50),
     ]
     for ckpt in checkpoints:
-        kwargs = {"kind": "checkpoint", "path": ckpt, "arch": arch, "stop_at": stop_at}
-        rows.append(Baseline(f"checkpoint {checkpoint_label(ckpt)}", kwargs))
+        build = functools.partial(checkpoint_encoder, ckpt, arch, stop_at)
+        rows.append(Baseline(f"checkpoint {checkpoint_label(ckpt)}", build))
     return rows
 
 
@@ -80,17 +89,10 @@ def write_copy_first_frame(
     resolution: str = "480p",
 ) -> None:
     """Write the first annotation of each sequence as the prediction of every frame."""
-    from cyclecorr.eval.davis_io import (
-        load_sequence,
-        read_annotation,
-        read_palette,
-        write_annotation,
-    )
-
     for name in sequences:
         seq = load_sequence(davis_root, name, resolution)
         first = read_annotation(seq.annotations[0])
-        first[first == 255] = 0  # void is not a prediction
+        first[first == VOID_LABEL] = 0  # void is not a prediction
         palette = read_palette(seq.annotations[0])
         for path in seq.frames:
             write_annotation(Path(out_dir) / name / f"{path.stem}.png", first, palette)
@@ -100,8 +102,6 @@ def _score(
     davis_root: str | Path, predictions: Path, sequences: list[str], method: str, protocol: str
 ) -> BaselineRow:
     """Score one method's predictions; the official CSVs (per sequence too) go beside them."""
-    from cyclecorr.eval.davis_scoring import evaluate_sequences, write_official_csvs
-
     result = evaluate_sequences(davis_root, predictions, sequences, progress=False)
     write_official_csvs(result, predictions)
     overall = result.overall
@@ -134,16 +134,12 @@ def run_baselines(
     Returns:
         Rows, copy-first-frame first.
     """
-    from cyclecorr.eval.davis_io import list_sequences
-    from cyclecorr.eval.davis_runner import run_davis
-    from cyclecorr.eval.feature_extractors import build_eval_encoder
-
     names = list(sequences) if sequences else list_sequences(davis_root, split)
     out = Path(out_dir)
     write_copy_first_frame(davis_root, out / "copy_first_frame", names)
     rows = [_score(davis_root, out / "copy_first_frame", names, "copy first frame", "-")]
     for baseline in baselines:
-        encoder = build_eval_encoder(**baseline.encoder_kwargs).to(device)
+        encoder = baseline.build().to(device)
         slug = "".join(c if c.isalnum() else "_" for c in baseline.name.lower())
         for proto_name, protocol in protocols.items():
             pred = out / slug / proto_name
@@ -166,3 +162,39 @@ def format_table(rows: list[BaselineRow], title: str) -> str:
             f"{100 * row.f:.1f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def baselines_task(
+    ctx: EvalContext,
+    root: str | Path,
+    protocols: Mapping[str, PropagationProtocol],
+    checkpoints: Sequence[str | Path] = (),
+    arch: str | None = None,
+    stop_at: str | None = None,
+    split: str = "val",
+    sequences: list[str] | None = None,
+    prepare: Callable[[], object] | None = None,
+) -> TaskResult:
+    """The baselines table on a DAVIS root: rows of ``default_baselines`` x ``protocols``.
+
+    Writes ``<out_dir>/baselines/`` (predictions and official CSVs per row) and
+    ``<out_dir>/baselines.md``; ``ctx.encoder`` and ``ctx.protocol`` are not used.
+
+    Returns:
+        ``TaskResult`` whose metrics hold ``"baselines"``: one dict per row.
+    """
+    if prepare is not None:
+        prepare()
+    rows = run_baselines(
+        root,
+        ctx.out_dir / "baselines",
+        protocols,
+        default_baselines(checkpoints, arch, stop_at),
+        sequences=sequences,
+        split=split,
+        device=ctx.device,
+        progress=ctx.progress,
+    )
+    table = format_table(rows, f"DAVIS baselines on {Path(root).name}")
+    (ctx.out_dir / "baselines.md").write_text(table)
+    return TaskResult({"baselines": [row._asdict() for row in rows]})

@@ -6,23 +6,21 @@ distribution, and each frame's joint is read back as the argmax cell centre or t
 (heatmap-weighted mean of cell centres). Coordinates: pixel centre ``u`` (0-based) of the
 ORIGINAL frame is at ``u``; feature cell ``j`` of a w-cell grid covers ``[j W/w, (j+1) W/w)`` in
 edge coordinates, so its centre is pixel ``(j + 0.5) W / w - 0.5`` (align_corners=False). PCK is
-computed with ``cyclecorr.eval.pck``.
+computed with ``cyclecorr.eval.metrics.pck``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
-from cyclecorr.eval.propagator import LabelPropagator
-from cyclecorr.eval.protocols import PropagationProtocol
-from cyclecorr.eval.video_segmentation import encode_frame, read_rgb_frames
+from cyclecorr.eval.propagation.propagator import LabelPropagator
+from cyclecorr.eval.propagation.protocols import PropagationProtocol
+from cyclecorr.eval.propagation.segmentation import encode_frame
 
 
 def pixel_to_cell(
@@ -97,7 +95,7 @@ def heatmaps_to_keypoints(
         cells = weights @ grid  # (J, 2)
     else:
         raise ValueError(
-            f"cyclecorr/eval/keypoint_runner.py: readout must be 'argmax' or 'soft_argmax', "
+            f"cyclecorr/eval/propagation/keypoints.py: readout must be 'argmax' or 'soft_argmax', "
             f"got {readout!r}"
         )
     return cell_to_pixel(cells.numpy(), image_size, (h, w))
@@ -138,42 +136,3 @@ def propagate_keypoints(
         heat = propagator.step(encode_frame(encoder, frame, protocol, device))  # (J, h, w)
         out.append(heatmaps_to_keypoints(heat, size, readout))
     return np.stack(out)  # (T, J, 2)
-
-
-def run_jhmdb(
-    encoder: nn.Module,
-    root: str | Path,
-    protocol: PropagationProtocol,
-    device: torch.device | str = "cpu",
-    split: int = 1,
-    sequences: list[str] | None = None,
-    max_frames: int | None = None,
-    sigma: float = 0.5,
-    readout: Literal["argmax", "soft_argmax"] = "argmax",
-    alphas: Sequence[float] = (0.1, 0.2),
-    progress: bool = True,
-) -> dict[str, Any]:
-    """PCK@alpha of keypoint propagation over the JHMDB test videos of ``split``.
-
-    Returns:
-        ``{"pck@0.1": ..., "pck@0.2": ..., "num_videos": n}`` (fractions in [0, 1]).
-    """
-    from cyclecorr.eval.jhmdb import load_jhmdb
-    from cyclecorr.eval.pck import PCKAccumulator
-
-    videos = [v for v in load_jhmdb(root, split, "test") if not sequences or v.name in sequences]
-    acc = PCKAccumulator(15, alphas)
-    for video in tqdm(videos, desc="propagate JHMDB", disable=not progress):
-        frames = video.frames[:max_frames] if max_frames else video.frames
-        pred = propagate_keypoints(
-            encoder,
-            read_rgb_frames(frames),
-            video.joints[0],
-            video.visible[0],
-            protocol,
-            device,
-            sigma,
-            readout,
-        )
-        acc.update(pred, video.joints[: len(frames)], video.visible[: len(frames)])
-    return {**{f"pck@{a}": acc.result(a).mean for a in alphas}, "num_videos": len(videos)}

@@ -13,7 +13,6 @@ the DAVIS runner, the ``propagate`` CLI, the training-time probe and the benchma
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -21,9 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cyclecorr.eval.label_maps import labels_at_feature_size, labels_to_mask, resize_ids_nearest
-from cyclecorr.eval.propagator import LabelPropagator
-from cyclecorr.eval.protocols import PropagationProtocol
+from cyclecorr.eval.propagation.label_maps import (
+    labels_at_feature_size,
+    labels_to_mask,
+    resize_ids_nearest,
+)
+from cyclecorr.eval.propagation.propagator import LabelPropagator
+from cyclecorr.eval.propagation.protocols import PropagationProtocol
 
 VOID_LABEL = 255
 WHERE = "cyclecorr/eval/video_segmentation.py"
@@ -166,27 +169,3 @@ def mask_indices(
         return labels_to_mask(dist, (height, width)).cpu().numpy()
     size = protocol.resized_size(height, width)
     return labels_to_mask(dist, size, (height, width)).cpu().numpy()
-
-
-def read_rgb_frames(paths: Iterable[str | Path]) -> Iterator[np.ndarray]:
-    """Decode image files one at a time as (H, W, 3) uint8 RGB."""
-    from PIL import Image
-
-    for path in paths:
-        with Image.open(path) as image:
-            yield np.asarray(image.convert("RGB"))
-
-
-def overlay_mask(
-    frame: np.ndarray, mask: np.ndarray, palette: list[int], alpha: float = 0.5
-) -> np.ndarray:
-    """Blend palette colours of ``mask`` (H, W) ids into ``frame`` (H, W, 3) uint8 (0 left as is).
-
-    Returns:
-        (H, W, 3) uint8 image.
-    """
-    colours = np.asarray(palette[:768], dtype=np.float32).reshape(-1, 3)[mask]  # (H, W, 3)
-    blended = frame.astype(np.float32)
-    fg = mask > 0
-    blended[fg] = (1 - alpha) * blended[fg] + alpha * colours[fg]
-    return blended.round().clip(0, 255).astype(np.uint8)

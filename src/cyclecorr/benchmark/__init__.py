@@ -1,0 +1,1 @@
+"""Benchmarks that print measured numbers: label propagation and training steps (``cli``)."""

@@ -1,0 +1,158 @@
+"""Trained weights as evaluation encoders: our training checkpoints and torchvision state dicts.
+
+- ``checkpoint_encoder``: the ``encoder.*`` weights of a Lightning training checkpoint, loaded
+  strictly with ``torch.load(weights_only=True)`` into ``Encoder(arch, stop_at)``. With
+  ``arch=None`` the architecture is read from the weights (``infer_architecture``: bottleneck
+  blocks mean ResNet-50, three blocks in ``layer1`` ResNet-34, else ResNet-18; the last stage
+  present is ``stop_at``), never from pickled hyper-parameters; the projection's width and bias,
+  or its absence, always are. The padding mode cannot be read from weights and is an argument.
+- ``torchvision_encoder``: a plain torchvision ResNet state dict loaded strictly into the trunk
+  (stages after ``stop_at`` and ``fc`` ignored). With a ``proj.weight`` entry (a bias-free 1x1
+  conv, the TimeCycle release's ``afterconv1`` in torchvision names) the features are
+  ``ReLU(proj(trunk))``, as in the release's test model; without one, the trunk's own features.
+
+Both return frozen (eval mode, no gradients) encoders mapping ImageNet-normalised images
+``(N, 3, H, W)`` to features ``(N, C, H/8, W/8)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from cyclecorr.models.encoder import Encoder
+from cyclecorr.models.frozen import frozen, load_weights
+
+WHERE = "cyclecorr/models/checkpoints.py"
+
+
+def eval_encoder(
+    arch: str, stop_at: str | None, out_channels: int | None, **kwargs: Any
+) -> Encoder:
+    """An ``Encoder`` laid out for inference (NHWC convolutions, same values)."""
+    return Encoder(arch, stop_at, out_channels, channels_last=True, **kwargs)
+
+
+def infer_architecture(state: dict[str, torch.Tensor]) -> tuple[str, str]:
+    """Read ``(arch, stop_at)`` of an ``Encoder`` from its state-dict keys.
+
+    Args:
+        state: Encoder state dict (keys such as ``trunk.layer1.0.conv1.weight``).
+
+    Returns:
+        ``("resnet50" | "resnet34" | "resnet18", "layer2" | "layer3" | "layer4")``.
+
+    Raises:
+        ValueError: The keys hold no ResNet stage the encoder supports.
+    """
+    stages = [f"layer{i}" for i in (2, 3, 4) if f"trunk.layer{i}.0.conv1.weight" in state]
+    if "trunk.layer1.0.conv1.weight" not in state or not stages:
+        raise ValueError(
+            f"{WHERE}: cannot read the architecture from encoder keys {list(state)[:4]}; expected "
+            "an Encoder state dict (trunk.layer1..., trunk.layer2...). Set encoder.arch and "
+            "encoder.stop_at explicitly."
+        )
+    if "trunk.layer1.0.conv3.weight" in state:
+        arch = "resnet50"  # bottleneck blocks
+    elif "trunk.layer1.2.conv1.weight" in state:
+        arch = "resnet34"  # basic blocks, three in layer1
+    else:
+        arch = "resnet18"
+    return arch, stages[-1]
+
+
+def encoder_state_from_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read the ``encoder.*`` weights of a training checkpoint, prefix stripped.
+
+    Args:
+        path: Lightning ``.ckpt`` (a dict with ``state_dict``) or a bare state dict.
+
+    Returns:
+        Encoder state dict (keys such as ``trunk.conv1.weight``, ``proj.0.weight``).
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: No ``encoder.`` key in the file (a few keys are listed).
+    """
+    state = load_weights(path, "checkpoint")
+    enc = {k[len("encoder.") :]: v for k, v in state.items() if k.startswith("encoder.")}
+    if not enc:
+        raise ValueError(
+            f"{WHERE}: checkpoint {str(path)!r} has no 'encoder.*' weights; found keys "
+            f"{list(state)[:5]} (expected a cyclecorr training checkpoint; for a plain torchvision "
+            "ResNet state dict use encoder=torchvision)"
+        )
+    return enc
+
+
+def checkpoint_encoder(
+    path: str | Path,
+    arch: str | None = None,
+    stop_at: str | None = None,
+    padding_mode: str = "zeros",
+) -> nn.Module:
+    """Build ``Encoder(arch, stop_at)`` and load a checkpoint's encoder weights strictly.
+
+    Args:
+        path: A cyclecorr training checkpoint (``last.ckpt``).
+        arch: ``resnet50`` / ``resnet34`` / ``resnet18``; ``None`` reads it from the weights.
+        stop_at: Last stage kept; ``None`` reads it from the weights.
+        padding_mode: ``zeros`` or ``reflect``, the value used for training.
+
+    Raises:
+        ValueError: Keys or shapes do not match (a few missing/unexpected keys are listed and the
+            arch to check is named).
+    """
+    state = encoder_state_from_checkpoint(path)
+    if arch is None:
+        arch, inferred_stop = infer_architecture(state)
+        stop_at = stop_at or inferred_stop
+    proj = state.get("proj.0.weight")
+    width = None if proj is None else int(proj.shape[0])  # unambiguous in the weights
+    model = eval_encoder(
+        arch, stop_at, width, padding_mode=padding_mode, proj_bias="proj.0.bias" in state
+    )
+    missing, unexpected = _key_diff(model.state_dict(), state)
+    if missing or unexpected:
+        raise ValueError(
+            f"{WHERE}: checkpoint {str(path)} does not match Encoder(arch={arch!r}, "
+            f"stop_at={stop_at!r}): missing {missing[:4]} ({len(missing)} total), unexpected "
+            f"{unexpected[:4]} ({len(unexpected)} total). Set encoder.arch / encoder.stop_at to "
+            "the values used for training."
+        )
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:  # shape mismatch: same keys, different architecture
+        raise ValueError(
+            f"{WHERE}: checkpoint {str(path)} has the keys of Encoder(arch={arch!r}, "
+            f"stop_at={stop_at!r}) but other shapes; check encoder.arch / stop_at: {err}"
+        ) from err
+    return frozen(model)
+
+
+def torchvision_encoder(
+    path: str | Path, arch: str = "resnet50", stop_at: str | None = "layer3"
+) -> nn.Module:
+    """A torchvision ResNet state dict (plus an optional bias-free ``proj.weight``) as an encoder.
+
+    Raises:
+        ValueError: The keys or shapes do not fit ``arch`` up to ``stop_at`` (named).
+    """
+    state = load_weights(path, "torchvision")
+    proj = state.pop("proj.weight", None)
+    if proj is None:
+        model = eval_encoder(arch, stop_at, None)
+    else:
+        model = eval_encoder(arch, stop_at, int(proj.shape[0]), proj_bias=False)
+        model.proj[0].weight.data.copy_(proj)  # type: ignore[index]
+    model.load_trunk_state_dict(state)
+    return frozen(model)
+
+
+def _key_diff(expected: dict[str, Any], found: dict[str, Any]) -> tuple[list[str], list[str]]:
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    return missing, unexpected
