@@ -102,6 +102,38 @@ def test_paper_experiment_matches_the_release() -> None:
     assert cfg.trainer.gradient_clip_val == 10.0 and cfg.data.clip_len == 4
     assert (cfg.model.loss.w_sim, cfg.model.loss.w_skip, cfg.model.loss.w_long) == (1.0, 0.1, 0.02)
     assert list(cfg.model.tracker.frame_hw) == [30, 30] and cfg.model.tracker.patch_cells == 10
+    # release details (docs/deviations.md lists what remains different)
+    assert cfg.model.loss.sim_form == "inlier" and cfg.model.loss.reduce == "mean"
+    tracker, encoder = cfg.model.tracker, cfg.model.encoder
+    assert tracker.align_corners is True and tracker.translation_quirk is True
+    assert (tracker.localizer_bias, tracker.localizer_init) == (False, "kaiming_fan_out")
+    assert (encoder.proj_bias, encoder.proj_init) == (False, "kaiming_fan_out")
+    assert cfg.data.clip.motion_offset == 2
+    builder = cfg.data.builder
+    assert builder.jitter_px is None and builder.jitter_fraction == pytest.approx(1 / 12)
+    assert builder.clamp == "centre" and builder.mirror_window_on_flip is True
+    # one convention: the patch cut and the inlier mask follow the tracker's
+    assert builder.align_corners is True and cfg.model.loss.align_corners is True
+    assert cfg.model.loss.translation_quirk is True
+    assert "translation_quirk" not in builder  # the release cuts the patch without the quirk
+
+
+@pytest.mark.parametrize("data", ["synthetic", "video_tree", "frame_list"])
+def test_sampling_convention_is_set_in_one_place(data: str) -> None:
+    required = {
+        "synthetic": [],
+        "video_tree": ["data.root=/x"],
+        "frame_list": ["data.list_file=/x"],
+    }
+    overrides = [f"data={data}", *required[data], "paths.output_dir=/x"]
+    for value in (False, True):
+        cfg = compose_train([*overrides, f"model.tracker.align_corners={value}"])
+        assert cfg.data.builder.align_corners is value and cfg.model.loss.align_corners is value
+        quirk = compose_train([*overrides, f"model.tracker.translation_quirk={value}"])
+        assert quirk.model.loss.translation_quirk is value
+    default = compose_train(overrides)
+    assert default.model.tracker.align_corners is False and default.model.loss.reduce == "mean"
+    assert default.data.clip.motion_offset is None and default.data.builder.clamp == "corners"
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
