@@ -20,7 +20,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cyclecorr.models.localizer import Localizer, ProcrustesLocalizer
+from cyclecorr.models.localizer import Localizer, ProcrustesLocalizer, default_kernel_size
 from cyclecorr.models.sampler import QUIRK_TRANSLATION_SCALE, crop_features
 from cyclecorr.models.tracker import Tracker, track_hops
 from cyclecorr.ops.affinity import affinity, l2_normalize
@@ -80,6 +80,9 @@ def test_localizer_rejects_too_small_grid() -> None:
     with pytest.raises(ValueError, match="too small.*kernel_size=4.*e.g. 3 for a 6x6"):
         Localizer(frame_cells=324, patch_cells=6, kernel_size=4)
     assert Localizer(frame_cells=324, patch_cells=6, kernel_size=3).head.in_features == 64 * 4
+    # the kernel follows the grid: the release's 4 at 10x10, and what the CPU configs used
+    assert [default_kernel_size(n) for n in (10, 6, 4, 3, 12)] == [4, 3, 2, 2, 5]
+    assert Localizer(frame_cells=900, patch_cells=10).head.in_features == 64 * 4 * 4
     with pytest.raises(ValueError, match="expected an affinity"):
         Localizer(frame_cells=81, patch_cells=3, kernel_size=2)(torch.zeros(1, 80, 9))
 

@@ -2,7 +2,7 @@
 
 ``python -m cyclecorr.benchmark training [--device cuda] [--precision bf16] [--steps 20]
 [overrides ...]`` composes the training config with Hydra ``overrides`` (``experiment=paper``,
-``model/encoder=resnet18 data.batch_size=16`` ...), builds the LightningModule's parts, and times
+``backbone=resnet18 data.batch_size=16`` ...), builds the LightningModule's parts, and times
 full optimiser steps (encode, cycle losses, backward, gradient clipping, Adam) on random clips of
 the configured size, so data loading is excluded: this is the model's ceiling. ``bf16`` runs the
 forward pass under ``torch.autocast(bfloat16)`` with float32 weights, as Lightning's

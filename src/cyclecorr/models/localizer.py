@@ -17,11 +17,23 @@ training, and it is a baseline tracker for feature-quality probes.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
 from cyclecorr.models.init import init_conv
 from cyclecorr.ops.geometry import PATCH_SCALE, cell_centers
+
+
+def default_kernel_size(patch_cells: int) -> int:
+    """The localizer kernel for a ``patch_cells`` grid: ``ceil(0.4 * patch_cells)``.
+
+    4 for the release's 10x10 grid (10 -> 7 -> 4 cells, 64 x 4 x 4 = 1024 linear inputs), 3 for
+    6x6, 2 for 3x3 or 4x4: the two unpadded convolutions always leave a grid of at least 2x2
+    (1x1 for a one-cell patch).
+    """
+    return max(1, math.ceil(0.4 * patch_cells))
 
 
 class Localizer(nn.Module):
@@ -32,7 +44,8 @@ class Localizer(nn.Module):
         patch_cells: side ``h`` of the square patch grid (10 for 10x10).
         hidden: channels of the two convolutions.
         kernel_size: kernel of both (unpadded) convolutions; the grid shrinks by
-            ``2 * (kernel_size - 1)``.
+            ``2 * (kernel_size - 1)``. ``None`` derives it from the grid
+            (``default_kernel_size``).
         bias: give both convolutions a bias (the release: ``False``).
         init: both convolutions' init, ``"default"`` (PyTorch's) or ``"kaiming_fan_out"`` (the
             release's); the linear head is N(0, 0.01) with zero bias either way.
@@ -43,11 +56,12 @@ class Localizer(nn.Module):
         frame_cells: int = 900,
         patch_cells: int = 10,
         hidden: tuple[int, int] = (128, 64),
-        kernel_size: int = 4,
+        kernel_size: int | None = None,
         bias: bool = True,
         init: str = "default",
     ) -> None:
         super().__init__()
+        kernel_size = default_kernel_size(patch_cells) if kernel_size is None else kernel_size
         out_side = patch_cells - 2 * (kernel_size - 1)
         if out_side < 1:
             raise ValueError(

@@ -46,7 +46,8 @@ class Tracker(nn.Module):
         patch_cells: side ``h`` of the square patch feature grid (10 for an 80 px patch).
         frame_hw: ``(H, W)`` frame feature grid (30x30 for a 240 px crop).
         tau: affinity temperature; logits are divided by it (release: ``512 ** -0.5``).
-        kernel_size: localizer convolution kernel (4 for 10x10 patches, 3 for 6x6, 2 for 3x3).
+        kernel_size: localizer convolution kernel; ``None`` (the configs) derives it from
+            ``patch_cells`` (4 for 10x10 patches, 3 for 6x6, 2 for 3x3).
         align_corners: sampler convention (``False``: see ``cyclecorr.models.sampler``).
         translation_quirk: the release's 227/210 translation scaling when sampling.
         localizer_bias: biases on the localizer's convolutions (the release: ``False``).
@@ -60,7 +61,7 @@ class Tracker(nn.Module):
         patch_cells: int = 10,
         frame_hw: tuple[int, int] | list[int] = (30, 30),
         tau: float = DEFAULT_TAU,
-        kernel_size: int = 4,
+        kernel_size: int | None = None,
         align_corners: bool = False,
         translation_quirk: bool = False,
         localizer_bias: bool = True,
