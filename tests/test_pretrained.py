@@ -12,6 +12,12 @@ shapes the reference code produces, from a network built here the way the refere
 - CRW (ajabri/videowalk ``model.py``, ``resnet.py``, ``utils.From3D``): ``{"model": ...}`` with
   ``encoder.model.*`` (a torchvision ResNet-18 without ``fc``/``avgpool``) and ``selfsim_fc.0.*``
   (``Linear(512, 128)``); its features at test time are the reflect-padded, stride-8 ``layer3``.
+
+Both layouts were also checked once against the reference code itself, from scratch copies outside
+the repository: ``timecycle_release_layout()`` equals the state dict of the release's
+``DataParallel(model_simple.CycleTime(trans_param_num=3, pretrained=False))`` (323 keys, same names
+and shapes; ``.cuda()`` made a no-op, display-only imports stubbed), and ``crw_reference_model()``
+equals that of CRW's ``model.CRW`` with the README's arguments (122 keys).
 """
 
 from __future__ import annotations
