@@ -2,7 +2,8 @@
 
 The reference numbers below were produced with CRW's own code, ajabri/videowalk at commit
 047f3f40135a4b1be2f837793b89c3dbfe7a6683, from a scratch copy outside this repository
-(``git -C <mirror> archive 047f3f4 code | tar -x -C /tmp/crwref``), by a script that builds
+(``git -C /work/.mirror/ajabri+videowalk/repo archive 047f3f4 code | tar -x -C /tmp/crwref``;
+``python /tmp/crwref/run_ref.py walk`` with torch 2.14.1 on CPU, one thread), a script that builds
 ``model.CRW`` with ``argparse.Namespace(dropout=<0.0 | 0.1>, featdrop=0.0, temp=0.05,
 head_depth=0, flip=False, sk_targets=False, device="cpu", model_type="scratch",
 remove_layers=[])`` (visualisation-only imports stubbed), replaces its ``pixels_to_nodes`` by one
