@@ -14,6 +14,9 @@ frame, so each frame draws its own crop)::
 giving ``{"patches": (T, N, 3, P, P)}``; the nodes of the walk are these patches. Randomness comes
 from the ``rng`` passed in, drawn frame by frame (the frame's crop, then its patches in order).
 ``crop_per_frame=False`` shares one frame crop across the clip (a deviation, off by default).
+A consequence of CRW's crop parameters, kept as they are: on 16:9 frames no crop of 80-95 % of
+the area with aspect <= 1.3 fits, so all ten tries fail and torchvision's fallback, the centred
+1.3:1 window, is used for every frame (random crops only happen on narrower video, e.g. 4:3).
 """
 
 from __future__ import annotations
