@@ -23,7 +23,6 @@ from test_train import make_kinetics_tree, write_moving_square
 
 EXPERIMENTS = sorted(path.stem for path in (CONF_DIR / "experiment").glob("*.yaml"))
 ONE_CPU_STEP = [
-    "debug=tiny",
     "data.num_workers=0",
     "trainer.accelerator=cpu",
     "trainer.precision=32-true",
@@ -60,9 +59,15 @@ def make_frame_list(tmp_path: Path) -> Path:
     return list_file
 
 
+def debug_preset(experiment: str) -> str:
+    """The tiny-size preset of an experiment's objective (CRW's sizes differ from TimeCycle's)."""
+    return "debug=crw_tiny" if experiment.startswith("crw_") else "debug=tiny"
+
+
 def data_overrides(experiment: str, tmp_path: Path) -> list[str]:
     """Point a real-video experiment at tiny generated data."""
     overrides = [f"paths.output_dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}"]
+    overrides.append(debug_preset(experiment))
     if experiment == "kinetics":
         overrides += [f"data.root={make_kinetics_tree(tmp_path / 'tree')}", "data.short_side=80"]
     elif experiment in ("vlog", "paper"):
@@ -70,6 +75,11 @@ def data_overrides(experiment: str, tmp_path: Path) -> list[str]:
     elif experiment == "davis_videos":
         roots = [make_kinetics_tree(tmp_path / name, num_videos=2) for name in ("a", "b")]
         overrides += [f"data.root=[{roots[0]},{roots[1]}]", "data.short_side=80"]
+    elif experiment == "crw_kinetics":
+        overrides += [f"data.root={make_kinetics_tree(tmp_path / 'tree')}"]
+    elif experiment == "crw_real_cpu":
+        roots = [make_kinetics_tree(tmp_path / name, num_videos=2) for name in ("train", "val")]
+        overrides += [f"data.root={roots[0]}", f"data.val_root={roots[1]}"]
     return overrides
 
 
@@ -136,6 +146,32 @@ def test_sampling_convention_is_set_in_one_place(data: str) -> None:
     assert default.data.clip.motion_offset is None and default.data.builder.clamp == "corners"
 
 
+def test_crw_experiments_match_the_reference_code() -> None:
+    """The README train command of ajabri/videowalk, and CRW's argument defaults."""
+    from cyclecorr.data.walk_sample import CRW_MEAN, CRW_STD
+
+    cfg = compose_train(["experiment=crw_kinetics", "data.root=/unused", "paths.output_dir=/x"])
+    assert cfg.model._target_ == "cyclecorr.crw_system.CRWSystem"
+    assert (cfg.model.loss.temperature, cfg.model.loss.edge_dropout) == (0.05, 0.1)
+    assert cfg.model.loss.flip is False and cfg.model.loss.eps == 1e-20
+    assert (cfg.model.head.depth, cfg.model.head.out_channels) == (0, 128)
+    encoder = cfg.model.encoder
+    assert (encoder.arch, encoder.stop_at, encoder.out_channels) == ("resnet18", "layer4", None)
+    assert encoder.padding_mode == "reflect"
+    assert cfg.model.optimizer.lr == pytest.approx(1e-4) and cfg.model.optimizer.weight_decay == 0
+    assert (cfg.data.clip_len, cfg.data.frame_rate, cfg.data.batch_size) == (4, 8.0, 20)
+    assert (cfg.data.image_size, cfg.data.patch_size, cfg.data.patch_stride) == (256, 64, 32)
+    assert tuple(cfg.data.builder.mean) == CRW_MEAN and tuple(cfg.data.builder.std) == CRW_STD
+    assert list(cfg.data.builder.patch_scale) == [0.7, 0.9]
+    assert list(cfg.data.builder.frame_scale) == [0.8, 0.95]
+    assert cfg.trainer.gradient_clip_val is None and cfg.optimized_metric == "val/loss"
+
+    cfg = compose_train(["experiment=crw_real_cpu", "paths.data_dir=/d", "paths.output_dir=/x"])
+    assert cfg.data.datamodule.train_dataset.root == "/d/videos-davis2016-train"
+    assert cfg.data.datamodule.val_dataset.root == "/d/videos"
+    assert cfg.model.encoder.stop_at == "layer2" and cfg.trainer.max_time == "00:00:30:00"
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_instantiates_and_trains_one_cpu_step(
     experiment: str, tmp_path: Path, one_thread: None
@@ -158,9 +194,23 @@ def test_davis_videos_trains_one_step_on_real_clips(tmp_path: Path, one_thread: 
     if not (DATA_DIR / "videos-davis2016-train").is_dir():
         pytest.skip(f"real data not found at {DATA_DIR}; set CYCLECORR_DATA")
     cfg = compose_train(
-        ["experiment=davis_videos", *ONE_CPU_STEP, f"paths.data_dir={DATA_DIR}"]
+        ["experiment=davis_videos", "debug=tiny", *ONE_CPU_STEP, f"paths.data_dir={DATA_DIR}"]
         + [f"paths.output_dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}"]
     )
     metrics = train(cfg)
     assert math.isfinite(metrics["train/loss"])
     assert torch.isfinite(torch.tensor(metrics["train/loss"]))
+
+
+@pytest.mark.data
+def test_crw_real_cpu_trains_one_step_on_real_clips(tmp_path: Path, one_thread: None) -> None:
+    if not (DATA_DIR / "videos-davis2016-train").is_dir():
+        pytest.skip(f"real data not found at {DATA_DIR}; set CYCLECORR_DATA")
+    cfg = compose_train(
+        ["experiment=crw_real_cpu", "debug=crw_tiny", *ONE_CPU_STEP, f"paths.data_dir={DATA_DIR}"]
+        + [f"paths.output_dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}"]
+        + ["trainer.max_steps=2", "callbacks.davis_probe=null"]  # validation after step 2
+    )
+    metrics = train(cfg)
+    assert math.isfinite(metrics["train/loss"])
+    assert 0.0 <= metrics["val/acc"] <= 1.0 and math.isfinite(metrics["val/loss"])

@@ -92,3 +92,44 @@ def test_train_runs_bf16_on_gpu(tmp_path: Path) -> None:
         rows = list(csv.DictReader(file))
     losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
     assert losses and all(np.isfinite(losses))
+
+
+def test_crw_walk_on_cuda_matches_cpu_with_the_same_dropout_seed() -> None:
+    """CUDA generators draw other masks than CPU ones: compare without dropout, and check that
+    a CUDA generator seeded alike repeats its masks."""
+    from cyclecorr.losses.walk import CRWLoss
+
+    gen = torch.Generator().manual_seed(0)
+    nodes = torch.nn.functional.normalize(torch.randn(2, 4, 49, 128, generator=gen), dim=-1)
+    cpu = CRWLoss(edge_dropout=0.0)(nodes)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        gpu = CRWLoss(edge_dropout=0.0)(nodes.cuda())
+    torch.testing.assert_close(gpu.xents.cpu(), cpu.xents, atol=1e-4, rtol=1e-4)
+    loss = CRWLoss(edge_dropout=0.1).train()
+    first = loss(nodes.cuda(), torch.Generator(device="cuda").manual_seed(3)).total
+    again = loss(nodes.cuda(), torch.Generator(device="cuda").manual_seed(3)).total
+    assert first.item() == again.item()
+    assert first.item() != pytest.approx(cpu.total.item(), abs=1e-6)  # edges were dropped
+
+
+def test_crw_train_runs_bf16_on_gpu(tmp_path: Path) -> None:
+    import csv
+
+    from hydra import compose, initialize_config_dir
+
+    from cyclecorr.train import train
+    from cyclecorr.utils.config import CONF_DIR, register_resolvers
+    from test_train import make_kinetics_tree
+
+    register_resolvers()
+    overrides = ["experiment=crw_kinetics", "debug=crw_tiny", "trainer.precision=bf16-mixed"]
+    overrides += ["trainer.max_steps=3", "data.num_workers=0"]
+    overrides += [f"data.root={make_kinetics_tree(tmp_path / 'tree')}"]
+    overrides += [f"paths.output_dir={tmp_path}", f"paths.cache_dir={tmp_path / 'cache'}"]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    train(cfg)
+    with open(tmp_path / "metrics.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
+    assert losses and all(np.isfinite(losses))

@@ -197,3 +197,26 @@ def test_real_videos_tree(shared_data: Path, tmp_path: Path) -> None:
     item = dataset[dataset.videos.index(next(v for v in dataset.videos if "tree" in v.path))]
     assert item["frames"].shape == (5, 3, 48, 48) and item["skipped"].item() == 0
     assert item["frames"].std() > 0.1  # real content, normalised
+
+
+def test_walk_clips_read_consecutive_frames_at_the_frame_rate(
+    lossless_video: WrittenVideo, tmp_path: Path
+) -> None:
+    """CRW clips through the same dataset: 4 consecutive frames of the 8 fps resampling."""
+    from cyclecorr.data.walk_clips import WalkClipSpec
+    from cyclecorr.data.walk_sample import WalkSampleBuilder
+
+    spec = WalkClipSpec(clip_len=4, frame_rate=8.0)
+    dataset = VideoClipDataset(
+        [info(lossless_video.path)], spec, RecordingBuilder(), short_side=None, seed=3
+    )
+    for draw in (0, 1, 5):
+        item = dataset[draw]
+        wanted = spec.frame_indices(40, 24.0, np.random.default_rng([3, draw]))
+        assert np.diff(wanted).tolist() == [3, 3, 3]  # 24 fps -> 8 fps
+        assert np.array_equal(item["raw"].numpy(), lossless_video.frames[wanted])
+    shutil.copy(lossless_video.path, tmp_path / "square.mp4")
+    builder = WalkSampleBuilder(image_size=32, patch_size=16, patch_stride=8)
+    tree = VideoTreeDataset(tmp_path, clip=spec, builder=builder, short_side=48, progress=False)
+    sample = tree[0]
+    assert sample["patches"].shape == (4, 9, 3, 16, 16) and sample["skipped"].item() == 0

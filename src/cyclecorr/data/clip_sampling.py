@@ -14,11 +14,15 @@ time (``target_fps=None`` keeps frame units). Offsets are rounded half-up to int
 scaling. A video too short for the span gets every offset shrunk by one factor (a shorter,
 fractional gap) so the clip spans the whole video; fewer than 2 frames raise
 ``ClipTooShortError``.
+
+Datasets of real video ask any clip geometry for ``frame_indices(num_frames, fps, rng)`` (the
+``ClipSampler`` protocol): ``ClipSpec`` answers ``[*past, target, motion]``; CRW's consecutive
+clips are ``cyclecorr.data.walk_clips.WalkClipSpec``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -43,6 +47,27 @@ class ClipSpec(NamedTuple):
     pred_distance: float = 9
     target_fps: float | None = 12.0
     motion_offset: float | None = None
+
+    def frame_indices(self, num_frames: int, fps: float, rng: np.random.Generator) -> list[int]:
+        """The frames a TimeCycle sample reads: ``[*past, target, motion]`` (``clip_len + 2``).
+
+        Draws exactly as ``sample_clip_indices`` (same ``rng`` use). Raises ClipTooShortError.
+        """
+        clip = sample_clip_indices(num_frames, fps, self, rng)
+        return [*clip.past.tolist(), clip.target, clip.motion]
+
+
+class ClipSampler(Protocol):
+    """Any clip geometry a video dataset can draw frames with (``ClipSpec``, ``WalkClipSpec``)."""
+
+    @property
+    def clip_len(self) -> int:
+        """Frames of the clip the objective sees (past frames for ``ClipSpec``)."""
+        ...
+
+    def frame_indices(self, num_frames: int, fps: float, rng: np.random.Generator) -> list[int]:
+        """Frame indices to read, in order; raises ``ClipTooShortError`` when there is no clip."""
+        ...
 
 
 class ClipIndices(NamedTuple):

@@ -118,14 +118,22 @@ def apply_crop_flip(frames: np.ndarray, params: CropFlip) -> np.ndarray:
     return np.ascontiguousarray(crop)
 
 
-def to_normalized_tensor(frames: np.ndarray) -> Tensor:
-    """``(T, H, W, 3)`` uint8 RGB -> ``(T, 3, H, W)`` float32, ImageNet mean/std normalised."""
+def to_normalized_tensor(
+    frames: np.ndarray,
+    mean: tuple[float, float, float] = IMAGENET_MEAN,
+    std: tuple[float, float, float] = IMAGENET_STD,
+) -> Tensor:
+    """``(T, H, W, 3)`` uint8 RGB -> ``(T, 3, H, W)`` float32, ``(x / 255 - mean) / std``.
+
+    The default constants are ImageNet's; CRW's training data uses its own
+    (``cyclecorr.data.walk_sample.CRW_MEAN`` / ``CRW_STD``).
+    """
     _check_frames(frames)
     images = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # (T, 3, H, W)
     images = images.float().div_(255.0)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return (images - mean) / std
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    return (images - mean_t) / std_t
 
 
 def denormalize(images: Tensor) -> Tensor:

@@ -3,10 +3,11 @@
 Item contract (shared with ``cyclecorr.data.sampler``): ``dataset[draw]`` with
 ``draw = epoch * len(dataset) + i`` serves video ``draw % len(dataset)``; the clip's randomness
 (frame indices, crop, flip, patch) comes from ``np.random.default_rng([seed, draw])``. Each item
-opens its video, draws ``ClipIndices`` (``sample_clip_indices``), reads the past frames, the
-target and the motion frame in one ``get_frames`` call (resized to ``short_side`` at decode), and
-hands them to the builder, which returns ``{"frames", "patch", "theta"}``; ``index`` (the draw
-actually served) and ``skipped`` are added.
+opens its video, asks the clip geometry for frame indices (``clip.frame_indices``; for the default
+``ClipSpec`` the past frames, the target and the motion frame of ``sample_clip_indices``), reads
+them in one ``get_frames`` call (resized to ``short_side`` at decode), and hands them to the
+builder, which returns the sample dict (TimeCycle: ``{"frames", "patch", "theta"}``; CRW:
+``{"patches"}``); ``index`` (the draw actually served) and ``skipped`` are added.
 
 Bad videos never stop training: a ``VideoReadError`` or ``ClipTooShortError`` warns once per
 file (per process), marks the video bad, and the item moves to another video chosen by
@@ -30,7 +31,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from cyclecorr.data.clip_sampling import ClipSpec, ClipTooShortError, sample_clip_indices
+from cyclecorr.data.clip_sampling import ClipSampler, ClipSpec, ClipTooShortError
 from cyclecorr.data.manifest import Manifest, VideoInfo, build_manifest, frame_list_manifest
 from cyclecorr.data.readers import VideoReadError, open_video
 from cyclecorr.data.sources import VIDEO_EXTENSIONS, find_videos, read_frame_list
@@ -52,9 +53,11 @@ class VideoClipDataset(Dataset):
     Args:
         videos: usable videos (``VideoInfo``: path, num_frames, fps, width, height); videos with
             fewer than 2 frames are left out with a warning.
-        clip: which frames make a clip (default ``ClipSpec()``).
-        builder: ``(frames (clip_len + 2, H, W, 3) uint8, rng) -> {"frames", "patch",
-            "theta"}``, e.g. ``SampleBuilder`` (default ``SampleBuilder()``).
+        clip: which frames make a clip, any ``ClipSampler`` (default ``ClipSpec()``; CRW:
+            ``WalkClipSpec``).
+        builder: ``(frames (F, H, W, 3) uint8, rng) -> sample dict``, e.g. ``SampleBuilder``
+            (TimeCycle, the default) or ``WalkSampleBuilder`` (CRW); it must take the frames the
+            clip's ``frame_indices`` reads.
         short_side: frames are resized to this short side at decode time (None: native size).
         backend: reader backend, ``"auto"`` | ``"decord"`` | ``"pyav"``.
         seed: seed of every clip's randomness (0 is valid).
@@ -67,7 +70,7 @@ class VideoClipDataset(Dataset):
     def __init__(
         self,
         videos: Sequence[VideoInfo],
-        clip: ClipSpec | None = None,
+        clip: ClipSampler | None = None,
         builder: ClipBuilder | None = None,
         short_side: int | None = 256,
         backend: str = "auto",
@@ -75,7 +78,7 @@ class VideoClipDataset(Dataset):
         max_consecutive_failures: int = 100,
     ) -> None:
         self.videos = _usable(videos)
-        self.clip = clip if clip is not None else ClipSpec()
+        self.clip: ClipSampler = clip if clip is not None else ClipSpec()
         self.builder = builder if builder is not None else _default_builder()
         crop = getattr(self.builder, "crop_size", None)
         if short_side is not None and crop is not None and short_side < crop:
@@ -93,11 +96,11 @@ class VideoClipDataset(Dataset):
         return len(self.videos)
 
     def read_clip(self, video_id: int, rng: np.random.Generator) -> np.ndarray:
-        """Frames ``(clip_len + 2, H, W, 3)`` uint8 of one clip of ``video_id``: past frames
-        oldest first, target, motion frame. Raises VideoReadError / ClipTooShortError."""
+        """Frames ``(F, H, W, 3)`` uint8 of one clip of ``video_id``, in the order
+        ``clip.frame_indices`` gives them (``ClipSpec``: past frames oldest first, target, motion
+        frame, ``F = clip_len + 2``). Raises VideoReadError / ClipTooShortError."""
         info = self.videos[video_id]
-        indices = sample_clip_indices(info.num_frames, info.fps, self.clip, rng)
-        wanted = [*indices.past.tolist(), indices.target, indices.motion]
+        wanted = self.clip.frame_indices(info.num_frames, info.fps, rng)
         reader = open_video(info.path, self.backend, self.short_side, fps=info.fps)
         try:
             return reader.get_frames(wanted)
@@ -215,7 +218,7 @@ class VideoTreeDataset(VideoClipDataset):
         self,
         root: str | Path | Sequence[str | Path],
         cache_dir: str | Path | None = None,
-        clip: ClipSpec | None = None,
+        clip: ClipSampler | None = None,
         builder: ClipBuilder | None = None,
         short_side: int | None = 256,
         backend: str = "auto",
@@ -258,7 +261,7 @@ class FrameListDataset(VideoClipDataset):
         self,
         list_file: str | Path,
         cache_dir: str | Path | None = None,
-        clip: ClipSpec | None = None,
+        clip: ClipSampler | None = None,
         builder: ClipBuilder | None = None,
         short_side: int | None = 256,
         backend: str = "auto",
