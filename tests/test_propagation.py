@@ -248,3 +248,34 @@ def test_keypoints_follow_a_known_feature_shift() -> None:
         torch.roll(feats, shifts=(1, 2), dims=(1, 2)), feats[None], maps[None], spec
     )
     np.testing.assert_allclose(heatmaps_to_keypoints(out, (64, 96)), [[27.5 + 16, 19.5 + 8]])
+
+
+COUNT_SPECS = [
+    AttentionSpec(10, "joint", 0.07, "joint", 3.0),
+    AttentionSpec(10, "joint", 0.07, "joint", None),
+    AttentionSpec(4, "per_frame", 0.1, "per_frame", 2.0, False),
+    AttentionSpec(5, "per_frame", 0.05, "joint", None),
+    AttentionSpec(6, "joint", 0.1, "joint", 3.0, False),
+]
+
+
+@pytest.mark.parametrize("spec", COUNT_SPECS)
+def test_counted_frames_equal_repeated_frames(spec: AttentionSpec) -> None:
+    # A frame given once with count m must propagate exactly as m identical copies of it.
+    gen = torch.Generator().manual_seed(8)
+    refs = _random_feats(gen, 3, c=16, h=11, w=13)
+    labels = torch.rand(3, 2, 11, 13, generator=gen)
+    query = torch.randn(16, 11, 13, generator=gen)
+    counts = torch.tensor([1, 4, 2])
+    which = torch.tensor([False, True, True])
+    repeated = propagate_labels_dense(
+        query, refs.repeat_interleave(counts, 0), labels.repeat_interleave(counts, 0), spec,
+        which.repeat_interleave(counts),
+    )  # fmt: skip
+    for windowed in (True, False):
+        counted = propagate_labels(
+            query, refs, labels, spec, which, windowed=windowed, counts=counts
+        )
+        torch.testing.assert_close(counted, repeated, atol=1e-5, rtol=0)
+    once = propagate_labels_dense(query, refs, labels, spec, which)
+    assert (once - repeated).abs().max() > 1e-3  # the counts matter

@@ -84,7 +84,7 @@ def test_release_padding_numerically_gives_frame_zero_nine_minus_j_over_eight() 
     for j in range(1, 11):
         out = prop.step(torch.ones(3, 1, 1))
         assert out[1].item() == pytest.approx((9 - j) / 8 if j <= 7 else 1 / 8)
-        prop.recent[-1] = (prop.recent[-1][0], bg)
+        prop.recent[-1] = (prop.recent[-1][0], bg.flatten(1).T)  # its (h*w, L) label table
 
 
 def test_crw_padding_keeps_twenty_ground_truth_copies_in_the_radius_slots() -> None:
@@ -94,8 +94,8 @@ def test_crw_padding_keeps_twenty_ground_truth_copies_in_the_radius_slots() -> N
     prop = LabelPropagator(feats, labels, load_protocol("crw"))
     assert prop.first_prediction is None and len(prop.recent) == 20
     assert all(f is prop.first[0] and y is prop.first[1] for f, y in prop.recent)
-    _, _, on_radius = prop._context()
-    assert on_radius.tolist() == [False] + [True] * 20  # the first slot is unrestricted
+    _, _, on_radius, counts = prop._context()  # the 20 copies are one frame, counted 20 times
+    assert on_radius.tolist() == [False, True] and counts.tolist() == [1, 20]
     prop.step(torch.randn(8, 6, 6, generator=gen))
     assert sum(f is prop.first[0] for f, _ in prop.recent) == 19
 

@@ -13,14 +13,19 @@ references (``renormalize=True``, CRW) or over every allowed reference with the 
 probabilities used unrenormalised (``renormalize=False``, the release). An optional radius
 (Euclidean distance between feature-cell indices, strict) removes far references from the chosen
 frames before the top-k; those frames are only attended inside each query's window
-(``local_attention``), the others densely. Label distributions stay soft between frames (min-max
+(``windowed``), the others densely. Label distributions stay soft between frames (min-max
 normalised first under the release's rule); only the output is argmaxed. Query positions are
 processed in chunks (tiles) so the similarity block stays bounded.
+
+Internally (``attend``) every frame is a unit-norm, channels-last ``(h, w, C)`` tensor, made once
+per frame (the streaming propagator keeps its context in that form), and identical context frames
+are given once with a count.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -67,23 +72,26 @@ def _far_cells(index: torch.Tensor, height: int, width: int, radius: float) -> t
     return ~radius_mask(index, height, width, radius)
 
 
-def _flatten_inputs(
-    query: torch.Tensor, refs: torch.Tensor, ref_labels: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Check shapes; return unit-norm (C, P) queries, (n, C, P) references, (n*P, L) labels."""
+def unit_channels_last(features: torch.Tensor) -> torch.Tensor:
+    """(C, h, w) features -> (h, w, C) contiguous, L2-normalised over C."""
+    return F.normalize(features, dim=0).permute(1, 2, 0).contiguous()
+
+
+def label_table(labels: torch.Tensor) -> torch.Tensor:
+    """(L, h, w) label maps -> (h*w, L) rows, row-major cells."""
+    return labels.flatten(1).T.contiguous()
+
+
+def _check_inputs(query: torch.Tensor, refs: torch.Tensor, ref_labels: torch.Tensor) -> None:
     c, h, w = query.shape
     n, _, rh, rw = refs.shape
     if (rh, rw) != (h, w) or ref_labels.shape[0] != n or ref_labels.shape[2:] != (h, w):
         raise ValueError(
-            "cyclecorr/eval/propagation.py: expected refs (n, C, h, w) and ref_labels (n, L, h, w) "
-            f"matching the query (C, h, w) = {tuple(query.shape)}; got refs {tuple(refs.shape)}, "
-            f"ref_labels {tuple(ref_labels.shape)}. Resize every frame with the same protocol."
+            "cyclecorr/eval/propagation/attention.py: expected refs (n, C, h, w) and ref_labels "
+            f"(n, L, h, w) matching the query (C, h, w) = {tuple(query.shape)}; got refs "
+            f"{tuple(refs.shape)}, ref_labels {tuple(ref_labels.shape)}. Resize every frame with "
+            "the same protocol."
         )
-    qf = F.normalize(query.reshape(c, h * w), dim=0)  # (C, P)
-    rf = F.normalize(refs.reshape(n, c, h * w), dim=1)  # (n, C, P)
-    lab = ref_labels.reshape(n, -1, h * w).to(qf.dtype).permute(0, 2, 1)  # (n, P, L)
-    lab = lab.reshape(n * h * w, -1)  # (n*P, L), frame-major like the flattened similarities
-    return qf, rf, lab
 
 
 def _radius_frames(
@@ -105,11 +113,12 @@ def propagate_labels(
     radius_frames: torch.Tensor | None = None,
     max_elements: int = DEFAULT_MAX_ELEMENTS,
     windowed: bool = True,
+    counts: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Propagate the references' labels to one query frame.
 
     Frames restricted by a radius are attended only inside each query's (2R+1)^2 window
-    (``local_attention.windowed_propagation``); the result equals ``propagate_labels_dense`` up to
+    (``windowed.windowed_propagation``); the result equals ``propagate_labels_dense`` up to
     float rounding, at a cost that no longer grows with ``(h w)^2`` for those frames.
 
     Args:
@@ -123,19 +132,54 @@ def propagate_labels(
             positions are split into chunks (or tiles) to respect it.
         windowed: Attend radius frames through their local windows (False: all pairs, the
             radius as a mask; the golden reference, O(n (h w)^2)).
+        counts: (n,) int64 how many identical context frames each reference stands for (the
+            padding copies of frame 0, computed once); ``None``: one each.
 
     Returns:
         (L, h, w) float labels of the query, on ``query``'s device. With per-frame or joint
         softmax each position's labels are a convex combination of reference labels.
     """
+    _check_inputs(query, refs, ref_labels)
     h, w = query.shape[1:]
-    qf, rf, lab = _flatten_inputs(query, refs, ref_labels)
-    which = _radius_frames(spec, rf.shape[0], radius_frames, qf.device)
-    if not windowed or not bool(which.any()):
-        out = _dense_attention(qf, rf, lab, spec, which, (h, w), max_elements)
-    else:
-        out = windowed_propagation(qf, rf, lab, spec, which, (h, w), max_elements)
+    frames = [unit_channels_last(r) for r in refs]  # n x (h, w, C)
+    labels = torch.cat([label_table(y.to(query.dtype)) for y in ref_labels])  # (n*P, L)
+    which = _radius_frames(spec, len(frames), radius_frames, query.device)
+    out = attend(
+        unit_channels_last(query), frames, labels, spec, which, counts, max_elements, windowed
+    )
     return out.T.reshape(-1, h, w)  # (P, L) -> (L, h, w)
+
+
+def attend(
+    query: torch.Tensor,
+    frames: Sequence[torch.Tensor],
+    labels: torch.Tensor,
+    spec: AttentionSpec,
+    radius_frames: torch.Tensor,
+    counts: torch.Tensor | None = None,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+    windowed: bool = True,
+) -> torch.Tensor:
+    """``propagate_labels`` on prepared inputs.
+
+    Args:
+        query: (h, w, C) unit-norm query features (``unit_channels_last``).
+        frames: n reference frames, each (h, w, C) unit-norm.
+        labels: (n*h*w, L) float reference labels, frame-major (``label_table`` per frame).
+        spec: Attention rule.
+        radius_frames: (n,) bool, the frames the radius applies to (all False without one).
+        counts: (n,) int64 multiplicities, or ``None`` (one each).
+        max_elements: Bound on the similarities held at once.
+        windowed: Use the windowed path for radius frames.
+
+    Returns:
+        (h*w, L) float labels of the query cells, row-major.
+    """
+    if counts is not None:
+        counts = counts.to(device=query.device, dtype=torch.long)
+    if not windowed or not bool(radius_frames.any()):
+        return _dense_attention(query, frames, labels, spec, radius_frames, max_elements, counts)
+    return windowed_propagation(query, frames, labels, spec, radius_frames, max_elements, counts)
 
 
 def propagate_labels_dense(
@@ -145,6 +189,7 @@ def propagate_labels_dense(
     spec: AttentionSpec,
     radius_frames: torch.Tensor | None = None,
     max_elements: int = DEFAULT_MAX_ELEMENTS,
+    counts: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``propagate_labels`` computed over all query/reference pairs, the radius as a mask.
 
@@ -152,29 +197,33 @@ def propagate_labels_dense(
     Arguments and result as in ``propagate_labels``.
     """
     return propagate_labels(
-        query, refs, ref_labels, spec, radius_frames, max_elements, windowed=False
+        query, refs, ref_labels, spec, radius_frames, max_elements, False, counts
     )
 
 
 def _dense_attention(
-    qf: torch.Tensor,
-    rf: torch.Tensor,
-    lab: torch.Tensor,
+    query: torch.Tensor,
+    frames: Sequence[torch.Tensor],
+    labels: torch.Tensor,
     spec: AttentionSpec,
     which: torch.Tensor,
-    size: tuple[int, int],
     max_elements: int,
+    counts: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """All-pairs attention in chunks of query rows; (C, P), (n, C, P), (n*P, L) -> (P, L)."""
-    (h, w), n = size, rf.shape[0]
-    index_all = torch.arange(n * h * w, device=qf.device).reshape(n, h * w)  # (n, P)
-    chunk = max(1, max_elements // max(1, n * h * w))
+    """All-pairs attention in chunks of query rows; (h, w, C), n x (h, w, C) -> (P, L)."""
+    h, w, c = query.shape
+    n, cells = len(frames), h * w
+    refs = torch.stack(list(frames)).reshape(n, cells, c)  # (n, P, C)
+    queries = query.reshape(cells, c)  # (P, C)
+    index_all = torch.arange(n * cells, device=query.device).reshape(n, cells)  # (n, P)
+    total = n if counts is None else int(counts.sum())
+    chunk = max(1, max_elements // max(1, n * cells))
     out = []
-    for start in range(0, h * w, chunk):
-        index = torch.arange(start, min(start + chunk, h * w), device=qf.device)
-        sim = torch.einsum("cq,ncp->qnp", qf[:, index], rf)  # (Q, n, P)
+    for start in range(0, cells, chunk):
+        index = torch.arange(start, min(start + chunk, cells), device=query.device)
+        sim = torch.einsum("qc,npc->qnp", queries[index], refs)  # (Q, n, P)
         if spec.radius is not None and bool(which.any()):
             far = _far_cells(index, h, w, spec.radius)  # (Q, P)
             sim.masked_fill_(far[:, None, :] & which[None, :, None], float("-inf"))  # (Q, n, P)
-        out.append(combine([select(sim, index_all, spec)], lab, spec, n))  # (Q, L)
+        out.append(combine([select(sim, index_all, spec, counts)], labels, spec, total))
     return torch.cat(out, dim=0)  # (P, L)

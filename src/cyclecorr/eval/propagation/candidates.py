@@ -33,17 +33,27 @@ class Candidates(NamedTuple):
     lse: torch.Tensor | None = None
 
 
-def select(sim: torch.Tensor, rows: torch.Tensor, spec: AttentionSpec) -> Candidates:
+def select(
+    sim: torch.Tensor,
+    rows: torch.Tensor,
+    spec: AttentionSpec,
+    counts: torch.Tensor | None = None,
+) -> Candidates:
     """Top-k of one group of context frames (inside each frame, or over the group when joint).
 
     Args:
         sim: (Q, g, P_g) float similarities, -inf where a reference is excluded.
         rows: (g, P_g) int64 row of every reference in the frame-major label table.
         spec: Attention rule.
+        counts: (g,) int64 how many identical context frames each frame stands for (the
+            references' padding copies of frame 0); ``None`` = one each.
 
     Returns:
-        The kept references; a joint top-k over several groups is the top-k of their candidates.
+        The kept references, as if every frame appeared ``counts`` times; a joint top-k over
+        several groups is the top-k of their candidates.
     """
+    if counts is not None and bool((counts != 1).any()):
+        return _select_repeated(sim, rows, spec, counts)
     q, g, p = sim.shape
     if spec.topk_scope == "joint":
         sim, rows, g, p = sim.reshape(q, 1, g * p), rows.reshape(1, g * p), 1, g * p
@@ -52,6 +62,30 @@ def select(sim: torch.Tensor, rows: torch.Tensor, spec: AttentionSpec) -> Candid
     frame = torch.arange(g, device=idx.device)[None, :, None]  # (1, g, 1)
     lse = None if spec.renormalize else torch.logsumexp(sim / spec.temperature, dim=2)  # (Q, g)
     return Candidates(vals, rows[frame, idx], lse)  # (Q, g, k) each
+
+
+def _select_repeated(
+    sim: torch.Tensor, rows: torch.Tensor, spec: AttentionSpec, counts: torch.Tensor
+) -> Candidates:
+    """``select`` when frame ``f`` stands for ``counts[f]`` identical frames.
+
+    Each frame's own top-k is computed once and repeated ``counts[f]`` times; a joint top-k of
+    the repeated lists equals the top-k over the repeated frames (an entry of the joint top-k is
+    in its frame's top-k), and the full-softmax normaliser adds ``log counts[f]`` per frame.
+    """
+    q, g, p = sim.shape
+    vals, idx = sim.topk(min(spec.topk, p), dim=2)  # (Q, g, k), per frame
+    picked = rows[torch.arange(g, device=idx.device)[None, :, None], idx]  # (Q, g, k)
+    vals, picked = vals.repeat_interleave(counts, dim=1), picked.repeat_interleave(counts, dim=1)
+    lse = None  # (Q, sum(counts)) per repeated frame
+    if not spec.renormalize:
+        lse = torch.logsumexp(sim / spec.temperature, dim=2).repeat_interleave(counts, dim=1)
+    if spec.topk_scope == "per_frame":
+        return Candidates(vals, picked, lse)  # (Q, sum(counts), k)
+    flat_vals, flat_rows = vals.reshape(q, 1, -1), picked.reshape(q, 1, -1)  # (Q, 1, M)
+    top, pos = flat_vals.topk(min(spec.topk, flat_vals.shape[2]), dim=2)  # (Q, 1, k)
+    lse = None if lse is None else torch.logsumexp(lse, dim=1, keepdim=True)  # (Q, 1)
+    return Candidates(top, flat_rows.gather(2, pos), lse)
 
 
 def combine(

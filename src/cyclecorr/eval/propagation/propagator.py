@@ -17,7 +17,12 @@ from collections import deque
 
 import torch
 
-from cyclecorr.eval.propagation.attention import DEFAULT_MAX_ELEMENTS, propagate_labels
+from cyclecorr.eval.propagation.attention import (
+    DEFAULT_MAX_ELEMENTS,
+    attend,
+    label_table,
+    unit_channels_last,
+)
 from cyclecorr.eval.propagation.protocols import PropagationProtocol
 from cyclecorr.eval.propagation.spec import spec_from_protocol
 
@@ -38,7 +43,9 @@ class LabelPropagator:
     """Streaming propagation: the first frame + a bounded window of recent frames.
 
     Only the first frame's and the last ``protocol.context`` frames' features and labels are
-    kept, on ``device`` (padding copies are references to the first frame's tensors, not copies).
+    kept, on ``device``, in the form the attention reads (unit-norm channels-last features, a
+    ``(h*w, L)`` label table), made once per frame; padding copies are references to the first
+    frame's tensors, not copies, and are attended once with their count.
 
     Example:
         >>> prop = LabelPropagator(feats0, labels0, protocol)
@@ -67,25 +74,41 @@ class LabelPropagator:
         self.spec = spec_from_protocol(protocol)
         self.device = torch.device(device)
         self.max_elements = max_elements
-        self.first = (first_features.to(self.device), first_labels.to(self.device).float())
+        first = first_features.to(self.device)
+        self.size = (int(first.shape[1]), int(first.shape[2]))
+        self.first = (unit_channels_last(first), label_table(first_labels.to(self.device).float()))
         self.recent: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=protocol.context)
         if protocol.pad_with_first:
             self.recent.extend([self.first] * protocol.context)
         self.first_prediction: torch.Tensor | None = None
         if protocol.predict_first:
-            self.first_prediction = self.step(self.first[0])
+            self.first_prediction = self._propagate(self.first[0])
 
-    def _context(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _context(self) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The context's distinct frames: features, label table, radius flags, multiplicities.
+
+        Identical slots (the padding copies of frame 0: the same tensors, under the same radius
+        rule) are kept once with their count, so they are attended once.
+
+        Returns:
+            n frames of (h, w, C) unit-norm features, (n*h*w, L) labels, (n,) bool radius
+            flags, (n,) int64 counts.
+        """
         frames = list(self.recent)
         first_in = self.protocol.use_first or not frames
+        slots = [(f, y, True) for f, y in frames]
         if first_in:
-            frames = [self.first, *frames]
-        feats = torch.stack([f for f, _ in frames])  # (n, C, h, w)
-        labels = torch.stack([y for _, y in frames])  # (n, L, h, w)
-        on_radius = torch.ones(len(frames), dtype=torch.bool, device=self.device)
-        if first_in and not self.protocol.radius_on_first:
-            on_radius[0] = False
-        return feats, labels, on_radius
+            slots.insert(0, (*self.first, self.protocol.radius_on_first))
+        unique: dict[tuple[int, int, bool], list] = {}
+        for frame, table, restricted in slots:
+            key = (id(frame), id(table), restricted)
+            unique.setdefault(key, [frame, table, restricted, 0])[3] += 1
+        entries = list(unique.values())
+        feats = [e[0] for e in entries]  # n x (h, w, C)
+        labels = torch.cat([e[1] for e in entries])  # (n*h*w, L)
+        on_radius = torch.tensor([e[2] for e in entries], dtype=torch.bool, device=self.device)
+        counts = torch.tensor([e[3] for e in entries], dtype=torch.long, device=self.device)
+        return feats, labels, on_radius, counts
 
     @torch.no_grad()
     def step(self, features: torch.Tensor) -> torch.Tensor:
@@ -98,13 +121,17 @@ class LabelPropagator:
             (L, h, w) float label distribution of that frame after ``protocol.label_norm``,
             on ``device``.
         """
-        features = features.to(self.device)
-        feats, labels, on_radius = self._context()
-        out = propagate_labels(
-            features, feats, labels, self.spec, on_radius, max_elements=self.max_elements
-        )
+        return self._propagate(unit_channels_last(features.to(self.device)))
+
+    def _propagate(self, query: torch.Tensor) -> torch.Tensor:
+        """``step`` for (h, w, C) unit-norm query features; the query joins the context as is."""
+        feats, labels, on_radius, counts = self._context()
+        if self.spec.radius is None:
+            on_radius = torch.zeros_like(on_radius)
+        rows = attend(query, feats, labels, self.spec, on_radius, counts, self.max_elements)
+        out = rows.T.reshape(-1, *self.size)  # (P, L) -> (L, h, w)
         if self.protocol.label_norm == "minmax":
             out = minmax_labels(out)
         if self.protocol.context > 0:
-            self.recent.append((features, out))
+            self.recent.append((query, label_table(out)))
         return out

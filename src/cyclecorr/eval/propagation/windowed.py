@@ -14,6 +14,7 @@ order of exact ties).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -49,8 +50,8 @@ def tile_size(n_local: int, reach: int, max_elements: int) -> int:
 def _tile_similarities(
     q: torch.Tensor,
     cells: tuple[slice, slice],
-    refs_local: torch.Tensor,
-    local_frames: torch.Tensor,
+    frames: Sequence[torch.Tensor],
+    local: list[int],
     radius: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Similarities of one query tile to the clipped region around it in every radius frame.
@@ -58,66 +59,77 @@ def _tile_similarities(
     Args:
         q: (Q, C) unit-norm features of the tile's queries, row-major inside the tile.
         cells: Row and column slices of the tile in the (h, w) grid.
-        refs_local: (m, h, w, C) unit-norm features of the radius frames, channels last.
-        local_frames: (m,) int64 positions of those frames in the context.
+        frames: The context, each frame (h, w, C) unit-norm, channels last.
+        local: Positions of the radius frames in ``frames``.
         radius: Radius in feature cells.
 
     Returns:
         Similarities (Q, m, Rt), -inf outside each query's disk, and the (m, Rt) int64 flat index
         ``frame * h * w + y * w + x`` of every region cell.
     """
-    m, h, w, c = refs_local.shape
+    h, w, c = frames[0].shape
     reach = window_reach(radius)
     rows, cols = cells
     ry = torch.arange(max(0, rows.start - reach), min(h, rows.stop + reach), device=q.device)
     rx = torch.arange(max(0, cols.start - reach), min(w, cols.stop + reach), device=q.device)
-    region = refs_local[:, ry[0] : ry[-1] + 1, rx[0] : rx[-1] + 1]  # (m, Ry, Rx, C)
-    region = region.reshape(m * len(ry) * len(rx), c)  # (m*Rt, C), a copy
-    sim = (q @ region.T).reshape(q.shape[0], m, -1)  # (Q, m*Rt) -> (Q, m, Rt)
+    box = (slice(int(ry[0]), int(ry[-1]) + 1), slice(int(rx[0]), int(rx[-1]) + 1))
+    region = torch.cat([frames[f][box].reshape(-1, c) for f in local])  # (m*Rt, C), one copy
+    sim = (q @ region.T).reshape(q.shape[0], len(local), -1)  # (Q, m*Rt) -> (Q, m, Rt)
     qy = torch.arange(rows.start, rows.stop, device=q.device)[:, None, None, None]  # (Ty,1,1,1)
     qx = torch.arange(cols.start, cols.stop, device=q.device)[None, :, None, None]  # (1,Tx,1,1)
     far = (qy - ry[:, None]).square() + (qx - rx).square() >= radius**2  # (Ty, Tx, Ry, Rx)
     far = far.reshape(q.shape[0], -1)  # (Ty, Tx, Ry, Rx) -> (Q, Rt)
+    bias = torch.zeros(far.shape, dtype=sim.dtype, device=sim.device).masked_fill_(far, -math.inf)
+    sim.add_(bias[:, None, :])  # (Q, m, Rt): -inf outside each disk (5x cheaper than a mask fill)
     cy, cx = ry.repeat_interleave(len(rx)), rx.repeat(len(ry))  # (Rt,) each, row-major
-    sim.masked_fill_(far[:, None, :], float("-inf"))  # (Q, m, Rt)
-    index = local_frames[:, None] * (h * w) + (cy * w + cx)[None, :]  # (m, Rt)
+    frame_index = torch.tensor(local, device=q.device)[:, None]  # (m, 1)
+    index = frame_index * (h * w) + (cy * w + cx)[None, :]  # (m, Rt)
     return sim, index
 
 
 def dense_candidates(
-    qf: torch.Tensor, rf: torch.Tensor, frames: torch.Tensor, spec: AttentionSpec, max_elements: int
+    query: torch.Tensor,
+    frames: Sequence[torch.Tensor],
+    dense: list[int],
+    spec: AttentionSpec,
+    max_elements: int,
+    counts: torch.Tensor | None = None,
 ) -> Candidates:
     """Top-k of every query over whole context frames, in chunks of queries.
 
     Args:
-        qf: (C, P) unit-norm query features.
-        rf: (n, C, P) unit-norm reference features.
-        frames: (g,) int64 positions of the frames to attend densely.
+        query: (h, w, C) unit-norm query features.
+        frames: The context, each frame (h, w, C) unit-norm.
+        dense: Positions of the frames to attend densely.
         spec: Attention rule.
         max_elements: Bound on the similarities held at once.
+        counts: (g,) int64 multiplicity of each of those frames (``None``: one each).
 
     Returns:
         Candidates with (P, g, k) (or (P, 1, k) when joint) values and rows.
     """
-    cells = qf.shape[1]
-    refs = rf[frames]  # (g, C, P)
-    rows = frames[:, None] * cells + torch.arange(cells, device=qf.device)[None]  # (g, P)
-    chunk = max(1, max_elements // max(1, len(frames) * cells))
+    h, w, c = query.shape
+    cells = h * w
+    refs = torch.stack([frames[f] for f in dense]).reshape(len(dense), cells, c)  # (g, P, C)
+    positions = torch.tensor(dense, device=query.device)[:, None]  # (g, 1)
+    rows = positions * cells + torch.arange(cells, device=query.device)[None]  # (g, P)
+    queries = query.reshape(cells, c)  # (P, C)
+    chunk = max(1, max_elements // max(1, len(dense) * cells))
     parts = []
     for start in range(0, cells, chunk):
-        sim = torch.einsum("cq,ncp->qnp", qf[:, start : start + chunk], refs)  # (Q, g, P)
-        parts.append(select(sim, rows, spec))
+        sim = torch.einsum("qc,gpc->qgp", queries[start : start + chunk], refs)  # (Q, g, P)
+        parts.append(select(sim, rows, spec, counts))
     return concat_candidates(parts)  # (P, g', k) each
 
 
 def windowed_propagation(
-    qf: torch.Tensor,
-    rf: torch.Tensor,
+    query: torch.Tensor,
+    frames: Sequence[torch.Tensor],
     labels: torch.Tensor,
     spec: AttentionSpec,
     radius_frames: torch.Tensor,
-    size: tuple[int, int],
     max_elements: int,
+    counts: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Propagate with the radius frames attended only inside each query's window.
 
@@ -125,38 +137,39 @@ def windowed_propagation(
     every query tile attends its windows and merges its candidates with theirs.
 
     Args:
-        qf: (C, h*w) unit-norm query features.
-        rf: (n, C, h*w) unit-norm reference features.
+        query: (h, w, C) unit-norm query features.
+        frames: The context, n frames of (h, w, C) unit-norm features.
         labels: (n*h*w, L) float reference labels, frame-major.
         spec: Attention rule; ``spec.radius`` must be set.
         radius_frames: (n,) bool, True for the frames the radius applies to (at least one).
-        size: Feature-map size ``(h, w)``.
         max_elements: Bound on the similarities held at once (chunks and tile size).
+        counts: (n,) int64 multiplicity of each context frame (``None``: one each).
 
     Returns:
         (h*w, L) float labels of the query cells, row-major.
     """
     assert spec.radius is not None and bool(radius_frames.any())
-    (h, w), c = size, qf.shape[0]
-    local = torch.nonzero(radius_frames).flatten()  # (m,)
-    dense = torch.nonzero(~radius_frames).flatten()  # (n - m,)
-    far = dense_candidates(qf, rf, dense, spec, max_elements) if len(dense) else None
-    refs_local = rf.new_empty(len(local), h, w, c)  # channels last: a region is one copy
-    for i, frame in enumerate(local.tolist()):
-        refs_local[i].copy_(rf[frame].T.reshape(h, w, c))  # (C, h*w) -> (h*w, C) -> (h, w, C)
-    queries = qf.T.reshape(h, w, c)  # (C, h*w) -> (h, w, C)
-    cell = torch.arange(h * w, device=qf.device).reshape(h, w)  # flat index of each query
+    h, w, c = query.shape
+    if counts is None:
+        counts = torch.ones(len(frames), dtype=torch.long, device=query.device)
+    local = torch.nonzero(radius_frames).flatten().tolist()  # m radius frames
+    dense = torch.nonzero(~radius_frames).flatten().tolist()
+    far = None
+    if dense:
+        far = dense_candidates(query, frames, dense, spec, max_elements, counts[dense])
+    cell = torch.arange(h * w, device=query.device).reshape(h, w)  # flat index of each query
     side = tile_size(len(local), window_reach(spec.radius), max_elements)
+    total = int(counts.sum())
     out = labels.new_empty(h, w, labels.shape[1])  # (h, w, L)
     for y0 in range(0, h, side):
         for x0 in range(0, w, side):
             rows, cols = slice(y0, min(h, y0 + side)), slice(x0, min(w, x0 + side))
-            q = queries[rows, cols].reshape(-1, c)  # (Ty, Tx, C) -> (Q, C)
-            sim, index = _tile_similarities(q, (rows, cols), refs_local, local, spec.radius)
-            cands = [select(sim, index, spec)]
+            q = query[rows, cols].reshape(-1, c)  # (Ty, Tx, C) -> (Q, C)
+            sim, index = _tile_similarities(q, (rows, cols), frames, local, spec.radius)
+            cands = [select(sim, index, spec, counts[local])]
             if far is not None:
                 mine = cell[rows, cols].reshape(-1)  # (Ty, Tx) -> (Q,)
                 cands.insert(0, pick_queries(far, mine))
-            result = combine(cands, labels, spec, rf.shape[0])  # (Q, L)
+            result = combine(cands, labels, spec, total)  # (Q, L)
             out[rows, cols] = result.reshape(rows.stop - y0, cols.stop - x0, -1)  # (Ty, Tx, L)
     return out.reshape(h * w, -1)  # (h, w, L) -> (h*w, L)
