@@ -52,3 +52,5 @@ def test_default_baselines_add_the_checkpoint_row() -> None:
     assert isinstance(build, functools.partial) and build.func is checkpoint_encoder
     assert build.args == ("/x/run1/checkpoints/last.ckpt", "resnet18", "layer4")
     assert [b.name for b in with_ckpt[-2:]] == ["checkpoint run1/last.ckpt", "checkpoint b.ckpt"]
+    crw = baselines.default_baselines([{"path": "/c.ckpt", "name": "CRW", "stop_at": "layer3"}])
+    assert crw[-1].name == "CRW" and crw[-1].build.args == ("/c.ckpt", None, "layer3")  # type: ignore[attr-defined]

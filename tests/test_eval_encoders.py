@@ -194,3 +194,28 @@ def test_checkpoint_without_projection_bias_or_head_loads(tmp_path: Path) -> Non
         model = checkpoint_encoder(path, arch=None)
         x = _images()
         torch.testing.assert_close(model(x), trained(x))
+
+
+def test_checkpoint_layout_gives_padding_and_stop_at_cuts_a_headless_trunk(tmp_path: Path) -> None:
+    torch.manual_seed(9)
+    trained = Encoder("resnet18", "layer4", out_channels=None, padding_mode="reflect").eval()
+    path = tmp_path / "crw.ckpt"
+    state = {f"encoder.{k}": v for k, v in trained.state_dict().items()}
+    torch.save({"state_dict": state, "cyclecorr_encoder": trained.layout()}, path)
+    assert trained.layout() == {
+        "arch": "resnet18", "stop_at": "layer4", "out_channels": None, "padding_mode": "reflect",
+    }  # fmt: skip
+    x = _images(h=40, w=56)
+    full = checkpoint_encoder(path)  # padding from the stored layout: reflect
+    torch.testing.assert_close(full(x), trained(x), atol=2e-4, rtol=1e-4)
+    cut = checkpoint_encoder(path, stop_at="layer3")  # CRW's test-time depth
+    reference = Encoder("resnet18", "layer3", out_channels=None, padding_mode="reflect").eval()
+    reference.load_state_dict(
+        {k: v for k, v in trained.state_dict().items() if not k.startswith("trunk.layer4")}
+    )
+    torch.testing.assert_close(cut(x), reference(x), atol=2e-4, rtol=1e-4)
+    zeros = checkpoint_encoder(path, padding_mode="zeros")  # the padding matters
+    assert (zeros(x) - full(x)).abs().max() > 1e-3
+    projected = _save_ckpt(tmp_path, Encoder(**SMALL))
+    with pytest.raises(ValueError, match="projection after its last stage"):
+        checkpoint_encoder(projected, stop_at="layer1")

@@ -225,3 +225,17 @@ def test_validation_reports_theta_error_in_pixels() -> None:
     assert float(metrics["val/theta_err_px_long"]) == pytest.approx(0.0, abs=1e-6)
     assert float(metrics["val/theta_err_px"]) == pytest.approx(0.4, abs=1e-5)
     assert {"val/loss", "val/sim", "val/skip"} <= set(metrics)
+
+
+def test_checkpoints_store_the_encoder_layout() -> None:
+    from cyclecorr.models.encoder import Encoder
+
+    system = make_system()
+    stub: dict = {}
+    system.on_save_checkpoint(stub)
+    assert "cyclecorr_encoder" not in stub  # a plain nn.Sequential has no layout
+    system.encoder = Encoder("resnet18", "layer2", out_channels=8, padding_mode="reflect")
+    system.on_save_checkpoint(stub)
+    assert stub["cyclecorr_encoder"] == {
+        "arch": "resnet18", "stop_at": "layer2", "out_channels": 8, "padding_mode": "reflect",
+    }  # fmt: skip

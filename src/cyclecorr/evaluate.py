@@ -92,10 +92,17 @@ def baseline_protocols(names: list[str]) -> dict[str, PropagationProtocol]:
     return {name: load_protocol(name) for name in names}
 
 
-def baseline_checkpoints(cfg: DictConfig) -> list[str]:
-    """``ckpt_path`` (when set) followed by every path of ``baselines_checkpoints``."""
-    paths = [] if cfg.ckpt_path is None else [str(cfg.ckpt_path)]
-    return paths + [str(p) for p in cfg.get("baselines_checkpoints") or []]
+def baseline_checkpoints(cfg: DictConfig) -> list[str | dict[str, str]]:
+    """``ckpt_path`` (when set), then ``baselines_checkpoints`` (paths or {path, name, ...})."""
+    rows: list[str | dict[str, str]] = [] if cfg.ckpt_path is None else [str(cfg.ckpt_path)]
+    for entry in cfg.get("baselines_checkpoints") or []:
+        if isinstance(entry, str):
+            rows.append(entry)
+        else:
+            fields = OmegaConf.to_container(entry)
+            assert isinstance(fields, dict)
+            rows.append({str(k): str(v) for k, v in fields.items()})
+    return rows
 
 
 def metrics_table(metrics: dict[str, Any]) -> str:

@@ -125,11 +125,14 @@ class CorrespondenceSystem(pl.LightningModule):
 
     # ------------------------------------------------------ resumable counters
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store the run-long counters so a resumed run keeps summing them."""
+        """Store the run-long counters (a resumed run keeps summing them) and the encoder layout."""
         checkpoint["cyclecorr_counters"] = {
             "nonfinite_steps": self.nonfinite_steps,
             "skipped_videos": self.skipped_videos,
         }
+        layout = getattr(self.encoder, "layout", None)
+        if callable(layout):  # plain values: evaluation rebuilds the encoder from them
+            checkpoint["cyclecorr_encoder"] = layout()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Restore the run-long counters written by ``on_save_checkpoint``."""

@@ -4,8 +4,9 @@
   strictly with ``torch.load(weights_only=True)`` into ``Encoder(arch, stop_at)``. With
   ``arch=None`` the architecture is read from the weights (``infer_architecture``: bottleneck
   blocks mean ResNet-50, three blocks in ``layer1`` ResNet-34, else ResNet-18; the last stage
-  present is ``stop_at``), never from pickled hyper-parameters; the projection's width and bias,
-  or its absence, always are. The padding mode cannot be read from weights and is an argument.
+  present is ``stop_at``, an earlier one cuts the trunk), never from pickled hyper-parameters;
+  the projection's width and bias, or its absence, always are. The padding mode comes from the
+  plain encoder layout that training checkpoints store (``Encoder.layout``), or an argument.
 - ``torchvision_encoder``: a plain torchvision ResNet state dict loaded strictly into the trunk
   (stages after ``stop_at`` and ``fc`` ignored). With a ``proj.weight`` entry (a bias-free 1x1
   conv, the TimeCycle release's ``afterconv1`` in torchvision names) the features are
@@ -23,8 +24,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from cyclecorr.models.encoder import Encoder
-from cyclecorr.models.frozen import frozen, load_weights
+from cyclecorr.models.encoder import STAGES, Encoder
+from cyclecorr.models.frozen import frozen, load_weights, require_file
 
 WHERE = "cyclecorr/models/checkpoints.py"
 
@@ -77,7 +78,13 @@ def encoder_state_from_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
         FileNotFoundError: No such file.
         ValueError: No ``encoder.`` key in the file (a few keys are listed).
     """
-    state = load_weights(path, "checkpoint")
+    return _read_checkpoint(path)[0]
+
+
+def _read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The encoder weights and the encoder layout a training checkpoint stores (or ``{}``)."""
+    ckpt = torch.load(require_file(path, "checkpoint"), weights_only=True, map_location="cpu")
+    state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else {}
     enc = {k[len("encoder.") :]: v for k, v in state.items() if k.startswith("encoder.")}
     if not enc:
         raise ValueError(
@@ -85,31 +92,55 @@ def encoder_state_from_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
             f"{list(state)[:5]} (expected a cyclecorr training checkpoint; for a plain torchvision "
             "ResNet state dict use encoder=torchvision)"
         )
-    return enc
+    layout = ckpt.get("cyclecorr_encoder", {}) if isinstance(ckpt, dict) else {}
+    return enc, dict(layout)
+
+
+def truncate_trunk(state: dict[str, torch.Tensor], stop_at: str, path: str | Path) -> dict:
+    """Drop the trunk stages after ``stop_at`` (CRW's test drops ``layer4``).
+
+    Raises:
+        ValueError: a projection follows the dropped stages (it could not take ``stop_at``'s
+            channels).
+    """
+    later = [f"trunk.{name}." for name in STAGES[STAGES.index(stop_at) + 1 :]]
+    if not any(k.startswith(tuple(later)) for k in state):
+        return state
+    if "proj.0.weight" in state:
+        raise ValueError(
+            f"{WHERE}: checkpoint {str(path)} has a projection after its last stage; it cannot "
+            f"be cut at stop_at={stop_at!r} (leave encoder.stop_at=null)."
+        )
+    return {k: v for k, v in state.items() if not k.startswith(tuple(later))}
 
 
 def checkpoint_encoder(
     path: str | Path,
     arch: str | None = None,
     stop_at: str | None = None,
-    padding_mode: str = "zeros",
+    padding_mode: str | None = None,
 ) -> nn.Module:
     """Build ``Encoder(arch, stop_at)`` and load a checkpoint's encoder weights strictly.
 
     Args:
         path: A cyclecorr training checkpoint (``last.ckpt``).
         arch: ``resnet50`` / ``resnet34`` / ``resnet18``; ``None`` reads it from the weights.
-        stop_at: Last stage kept; ``None`` reads it from the weights.
-        padding_mode: ``zeros`` or ``reflect``, the value used for training.
+        stop_at: Last stage kept; ``None``: the checkpoint's. An earlier stage cuts the trunk
+            there when no projection follows it (CRW's test-time ``layer3`` of a ``layer4``
+            model).
+        padding_mode: ``zeros`` or ``reflect``; ``None`` reads the layout the checkpoint stores
+            (``Encoder.layout``), else ``zeros``.
 
     Raises:
         ValueError: Keys or shapes do not match (a few missing/unexpected keys are listed and the
             arch to check is named).
     """
-    state = encoder_state_from_checkpoint(path)
-    if arch is None:
-        arch, inferred_stop = infer_architecture(state)
-        stop_at = stop_at or inferred_stop
+    state, layout = _read_checkpoint(path)
+    inferred_arch, trained_stop = infer_architecture(state)
+    arch = arch or inferred_arch
+    stop_at = stop_at or trained_stop
+    state = truncate_trunk(state, stop_at, path)
+    padding_mode = padding_mode or str(layout.get("padding_mode") or "zeros")
     proj = state.get("proj.0.weight")
     width = None if proj is None else int(proj.shape[0])  # unambiguous in the weights
     model = eval_encoder(

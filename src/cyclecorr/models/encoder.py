@@ -133,7 +133,8 @@ class Encoder(nn.Module):
             setattr(trunk, name, nn.Identity())
         set_padding_mode(trunk, padding_mode)
         self.stages = STAGES[: last + 1]
-        self.arch, self.stop_at = arch, stop_at
+        self.arch, self.stop_at, self.padding_mode = arch, stop_at, padding_mode
+        self.projected = out_channels is not None
         self.trunk = trunk
         trunk_channels = STAGE_CHANNELS[arch][stop_at]
         self.out_channels = trunk_channels if out_channels is None else out_channels
@@ -145,6 +146,20 @@ class Encoder(nn.Module):
         self.channels_last = channels_last
         if channels_last:
             self.to(memory_format=torch.channels_last)
+
+    def layout(self) -> dict[str, str | int | None]:
+        """What evaluation needs to rebuild this encoder that its weights do not say.
+
+        Plain values, stored in training checkpoints (``cyclecorr_encoder``) and read by
+        ``cyclecorr.models.checkpoints.checkpoint_encoder``: ``arch``, ``stop_at``,
+        ``out_channels`` (``None`` without a projection) and ``padding_mode``.
+        """
+        return {
+            "arch": self.arch,
+            "stop_at": self.stop_at,
+            "out_channels": self.out_channels if self.projected else None,
+            "padding_mode": self.padding_mode,
+        }
 
     def forward(self, x: Tensor) -> Tensor:
         """Encode images.

@@ -54,11 +54,15 @@ class Baseline(NamedTuple):
 
 
 def default_baselines(
-    checkpoints: Sequence[str | Path] = (), arch: str | None = None, stop_at: str | None = None
+    checkpoints: Sequence[str | Path | Mapping[str, str]] = (),
+    arch: str | None = None,
+    stop_at: str | None = None,
 ) -> list[Baseline]:
     """Pixels, CRW scratch ResNet-18, random ResNet-50, then one row per checkpoint.
 
-    ``arch=None`` reads each checkpoint's architecture from its weights.
+    A checkpoint is a path, or a mapping with ``path`` and optionally ``name``, ``arch`` and
+    ``stop_at`` (e.g. ``stop_at: layer3`` for a CRW checkpoint at CRW's test depth); ``arch`` /
+    ``stop_at`` default to the arguments, ``None`` reading them from the weights.
     """
     random_r50 = functools.partial(
         random_encoder, "resnet50", "layer3", 512, proj_bias=False, proj_init="kaiming_fan_out"
@@ -69,8 +73,13 @@ def default_baselines(
         Baseline("random ResNet-50 + proj (seed 0)", random_r50),
     ]
     for ckpt in checkpoints:
-        build = functools.partial(checkpoint_encoder, ckpt, arch, stop_at)
-        rows.append(Baseline(f"checkpoint {checkpoint_label(ckpt)}", build))
+        spec = {"path": str(ckpt)} if isinstance(ckpt, str | Path) else dict(ckpt)
+        path = spec["path"]
+        build = functools.partial(
+            checkpoint_encoder, path, spec.get("arch", arch), spec.get("stop_at", stop_at)
+        )
+        name = spec.get("name") or f"checkpoint {checkpoint_label(path)}"
+        rows.append(Baseline(name, build))
     return rows
 
 
@@ -168,7 +177,7 @@ def baselines_task(
     ctx: EvalContext,
     root: str | Path,
     protocols: Mapping[str, PropagationProtocol],
-    checkpoints: Sequence[str | Path] = (),
+    checkpoints: Sequence[str | Path | Mapping[str, str]] = (),
     arch: str | None = None,
     stop_at: str | None = None,
     split: str = "val",
