@@ -20,11 +20,12 @@ from cyclecorr.callbacks.davis_probe import DavisProbe, missing_sequences
 from cyclecorr.callbacks.index_recorder import IndexRecorder
 from cyclecorr.callbacks.throughput import ThroughputMonitor, local_batch_size
 from cyclecorr.eval.propagation.presets import load_protocol
+from cyclecorr.ops.normalize import IMAGENET_MEAN, IMAGENET_STD
 from cyclecorr.utils.config import CONF_DIR, register_resolvers
 from cyclecorr.viz.boxes import draw_theta, theta_corners_px
 from cyclecorr.viz.cycle import DIRECT_COLOR, GT_COLOR, draw_cycle
 from cyclecorr.viz.heatmap import colorize, overlay_heatmap
-from cyclecorr.viz.images import IMAGENET_MEAN, IMAGENET_STD, hstack, to_uint8, vstack
+from cyclecorr.viz.images import hstack, to_uint8, vstack
 
 DATA = Path(os.environ.get("CYCLECORR_DATA", Path(__file__).parents[2] / "shared" / "data"))
 CENTRED = np.array([[1 / 3, 0, 0], [0, 1 / 3, 0]])

@@ -111,7 +111,7 @@ def test_random_is_deterministic_per_seed_and_leaves_global_rng() -> None:
 
 @pytest.mark.parametrize("color", ["lab", "rgb"])
 def test_pixels_shape_and_values(color: str) -> None:
-    from cyclecorr.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+    from cyclecorr.ops.normalize import IMAGENET_MEAN, IMAGENET_STD
 
     model = pixel_encoder(color)  # type: ignore[arg-type]
     rgb = torch.zeros(1, 3, 16, 24)

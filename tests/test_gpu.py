@@ -16,8 +16,8 @@ import torch
 from cyclecorr.eval.propagation.attention import propagate_labels
 from cyclecorr.eval.propagation.spec import AttentionSpec
 from cyclecorr.models.encoder import Encoder
+from cyclecorr.models.feature_sampler import crop_features
 from cyclecorr.models.localizer import ProcrustesLocalizer
-from cyclecorr.models.sampler import crop_features
 from cyclecorr.models.tracker import Tracker
 from cyclecorr.ops.geometry import theta_from_params
 

@@ -12,11 +12,11 @@ from cyclecorr.data.patch_sampling import (
     choose_window,
     cut_patch,
     motion_map,
-    patch_theta,
     sample_patch,
     window_centers,
     window_scores,
 )
+from cyclecorr.ops.geometry import patch_theta
 
 S = 72  # windows of 24 px at left edges 0, 8, ..., 48: every window is pixel-aligned
 

@@ -6,7 +6,7 @@ import torch
 
 from cyclecorr.data.patch_sampling import cut_patch
 from cyclecorr.data.sample import SampleBuilder
-from cyclecorr.data.transforms import denormalize
+from cyclecorr.ops.normalize import denormalize
 
 
 def _clip(seed: int = 0, t: int = 6, h: int = 56, w: int = 64) -> np.ndarray:

@@ -16,8 +16,9 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from cyclecorr.ops.geometry import grid_points as patch_grid_points
+from cyclecorr.ops.geometry import theta_error_px
 from cyclecorr.system import TimeCycleSystem
-from cyclecorr.utils.metrics import patch_grid_points, theta_error_px
 
 IDENTITY_THETA = torch.tensor([[1 / 3, 0.0, 0.0], [0.0, 1 / 3, 0.0]])
 
@@ -50,7 +51,7 @@ def test_theta_error_scale_hand_computed() -> None:
     gt = IDENTITY_THETA[None]
     pred = 2 * gt
     expected = math.sqrt(2) / 3 * 144 / 2
-    err = theta_error_px(pred, gt, crop_size=144, grid_size=2)
+    err = theta_error_px(pred, gt, crop_size=144, grid=2)
     assert err.item() == pytest.approx(expected, rel=1e-5)
 
 
@@ -64,7 +65,7 @@ def test_theta_error_broadcasts_over_cycles() -> None:
 
 
 def test_theta_error_rejects_bad_shape() -> None:
-    with pytest.raises(ValueError, match="metrics.py"):
+    with pytest.raises(ValueError, match="geometry.py: expected .*affine maps"):
         theta_error_px(torch.zeros(2, 3, 3), torch.zeros(2, 2, 3), crop_size=10)
 
 

@@ -20,10 +20,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from cyclecorr.models.feature_sampler import crop_features
 from cyclecorr.models.localizer import Localizer, ProcrustesLocalizer, default_kernel_size
-from cyclecorr.models.sampler import QUIRK_TRANSLATION_SCALE, crop_features
 from cyclecorr.models.tracker import Tracker, track_hops
 from cyclecorr.ops.affinity import affinity, l2_normalize
+from cyclecorr.ops.crop import QUIRK_TRANSLATION_SCALE
 from cyclecorr.ops.geometry import identity_theta, theta_from_params
 
 

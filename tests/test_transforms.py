@@ -5,16 +5,14 @@ import pytest
 import torch
 
 from cyclecorr.data.transforms import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     CropFlip,
     apply_crop_flip,
-    denormalize,
     resize_short_side,
     sample_crop_flip,
     short_side_size,
     to_normalized_tensor,
 )
+from cyclecorr.ops.normalize import IMAGENET_MEAN, IMAGENET_STD, denormalize
 
 
 def _ramp_frames(t: int, h: int, w: int) -> np.ndarray:

@@ -6,7 +6,7 @@ with the shared ``Tracker`` and returns ``sum_i w_sim L_sim^i + w_skip L_skip^i 
 The maths lives in those plain modules; the run-time policy (frozen-encoder warm-up, NaN guard,
 run-long counters, optimiser) is ``cyclecorr.system_base.CorrespondenceSystem``'s, shared with
 the other objectives. Validation reports the cycle losses and the theta error in crop pixels
-(``cyclecorr.utils.metrics.theta_error_px``) of the skip and long cycles.
+(``cyclecorr.ops.geometry.theta_error_px``) of the skip and long cycles.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from cyclecorr.ops.geometry import theta_error_px
 from cyclecorr.system_base import Batch, CorrespondenceSystem
-from cyclecorr.utils.metrics import theta_error_px
 
 
 class EncodedBatch(NamedTuple):

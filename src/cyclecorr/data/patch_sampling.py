@@ -40,9 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-PATCH_SCALE = 1.0 / 3.0
-CENTRE_RANGE = 1.0 - PATCH_SCALE  # window centres span [-2/3, 2/3] (normalised)
-CLAMPS = ("corners", "centre")
+from cyclecorr.ops.crop import affine_crop
+from cyclecorr.ops.geometry import CENTRE_RANGE, PATCH_SCALE, patch_theta
 
 
 class PatchSample(NamedTuple):
@@ -106,38 +105,10 @@ def window_scores(motion: Tensor, grid: int) -> Tensor:
     return scores.reshape(-1)  # (grid * grid,)
 
 
-def patch_theta(center_x: float, center_y: float, angle: float, clamp: str = "corners") -> Tensor:
-    """``(2, 3)`` float32 theta of a 1/3-scale patch centred at ``(x, y)`` (normalised), rotated
-    by ``angle`` radians, the centre clamped per ``clamp``: ``"corners"`` keeps the rotated
-    corners inside ``[-1, 1]^2``, ``"centre"`` keeps the centre in ``[-2/3, 2/3]^2``."""
-    if clamp not in CLAMPS:
-        raise ValueError(
-            f"patch_sampling.py: clamp={clamp!r}; expected one of {CLAMPS} "
-            "(set data.builder.clamp)."
-        )
-    cos, sin = math.cos(angle), math.sin(angle)
-    if clamp == "corners":
-        half_extent = PATCH_SCALE * (abs(cos) + abs(sin))  # corner reach from the centre, per axis
-        bound = max(0.0, 1.0 - half_extent)
-    else:
-        bound = CENTRE_RANGE
-    cx = min(max(center_x, -bound), bound)
-    cy = min(max(center_y, -bound), bound)
-    rows = [[cos * PATCH_SCALE, -sin * PATCH_SCALE, cx], [sin * PATCH_SCALE, cos * PATCH_SCALE, cy]]
-    return torch.tensor(rows, dtype=torch.float32)
-
-
 def cut_patch(frame: Tensor, theta: Tensor, size: int, align_corners: bool = False) -> Tensor:
     """Bilinear crop ``(C, size, size)`` of ``frame (C, H, W)`` at ``theta (2, 3)``, zeros padding,
     under the ``align_corners`` convention (no translation quirk)."""
-    out_size = [1, frame.shape[0], size, size]
-    grid = F.affine_grid(
-        theta[None].to(frame.dtype), out_size, align_corners=align_corners
-    )  # (1, P, P, 2)
-    patch = F.grid_sample(
-        frame[None], grid, mode="bilinear", padding_mode="zeros", align_corners=align_corners
-    )
-    return patch[0]
+    return affine_crop(frame[None], theta[None], (size, size), align_corners)[0]
 
 
 def check_jitter(jitter_px: float | None, jitter_fraction: float | None) -> None:

@@ -17,15 +17,16 @@ from __future__ import annotations
 import numpy as np
 from torch import Tensor
 
-from cyclecorr.data.patch_sampling import CLAMPS, check_jitter, sample_patch
+from cyclecorr.data.patch_sampling import check_jitter, sample_patch
 from cyclecorr.data.transforms import (
     apply_crop_flip,
     resize_short_side,
     sample_crop_flip,
     to_normalized_tensor,
 )
+from cyclecorr.ops.geometry import CLAMPS, FEATURE_STRIDE, PATCH_SCALE
 
-_CROP_MULTIPLE = 24  # 3 (patch = S/3) x 8 (encoder stride)
+_CROP_MULTIPLE = round(FEATURE_STRIDE / PATCH_SCALE)  # 24: patch = S/3, stride 8
 
 
 class SampleBuilder:

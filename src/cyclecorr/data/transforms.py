@@ -18,8 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+from cyclecorr.ops.normalize import IMAGENET_MEAN, IMAGENET_STD
 
 
 class CropFlip(NamedTuple):
@@ -134,21 +133,3 @@ def to_normalized_tensor(
     mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
     return (images - mean_t) / std_t
-
-
-def denormalize(images: Tensor) -> Tensor:
-    """Undo ``to_normalized_tensor`` for display.
-
-    Args:
-        images: ``(..., 3, H, W)`` float, ImageNet-normalised.
-
-    Returns:
-        Same shape, float in ``[0, 1]`` (clamped).
-    """
-    if images.ndim < 3 or images.shape[-3] != 3:
-        raise ValueError(
-            f"transforms.py: expected (..., 3, H, W) images, found {tuple(images.shape)}."
-        )
-    mean = torch.tensor(IMAGENET_MEAN, dtype=images.dtype, device=images.device).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=images.dtype, device=images.device).view(3, 1, 1)
-    return (images * std + mean).clamp(0.0, 1.0)

@@ -14,7 +14,7 @@ softmax over the frame) and placement ``theta``:
 - *by which theta*: the hop's own ``theta``, sampled bilinearly (zeros padding) on the ``h x w``
   patch grid: ``M[i, j] = bilerp(onehot_i, p_j)``, ``p_j = theta(g_j)`` with ``g_j`` the patch
   grid point of ``affine_grid`` (``align_corners``; with ``translation_quirk`` the translation is
-  scaled by 227/210, exactly as the sampler crops, ``cyclecorr.models.sampler.sampling_grid``);
+  scaled by 227/210, exactly as the sampler crops, ``cyclecorr.ops.crop.sampling_grid``);
 - *normalised*: ``M / sum_{i,j} (M[i, j] + eps)``, ``eps = 1e-5`` added to every one of the
   ``H*W*h*w`` entries, so a patch fully inside the frame divides by ``h*w + eps H W h w`` (100.9 at
   30x30 / 10x10);
@@ -44,7 +44,7 @@ import math
 import torch.nn.functional as F
 from torch import Tensor
 
-from cyclecorr.models.sampler import sampling_grid
+from cyclecorr.ops.crop import sampling_grid
 
 SIM_FORMS = ("inlier", "dot")
 INLIER_EPS = 1e-5  # the release's epsilon, added to every entry of the warped one-hot map

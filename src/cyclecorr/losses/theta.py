@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from cyclecorr.ops.geometry import grid_points
+from cyclecorr.ops.geometry import grid_displacements
 
 
 def theta_loss(theta_a: Tensor, theta_b: Tensor, grid: int = 20) -> Tensor:
@@ -26,13 +26,4 @@ def theta_loss(theta_a: Tensor, theta_b: Tensor, grid: int = 20) -> Tensor:
     Returns:
         ``(...)`` non-negative loss per placement (``(B,)`` for ``(B, 2, 3)`` inputs).
     """
-    if theta_a.shape[-2:] != (2, 3) or theta_b.shape[-2:] != (2, 3):
-        raise ValueError(
-            "cyclecorr/losses/theta.py: theta_loss expects (..., 2, 3) affine maps, got "
-            f"{tuple(theta_a.shape)} and {tuple(theta_b.shape)}."
-        )
-    diff = theta_a - theta_b  # (..., 2, 3): the difference of two affine maps is affine
-    points = grid_points(grid, device=diff.device).to(diff.dtype)  # (G*G, 2)
-    # (..., 2, 2) x (G*G, 2) -> (..., G*G, 2)
-    moved = points @ diff[..., :2].transpose(-1, -2) + diff[..., None, :, 2]
-    return moved.pow(2).sum(dim=-1).mean(dim=-1)
+    return grid_displacements(theta_a, theta_b, grid).pow(2).sum(dim=-1).mean(dim=-1)

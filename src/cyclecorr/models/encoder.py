@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from cyclecorr.models.init import init_conv
+from cyclecorr.ops.geometry import FEATURE_STRIDE
 
 STAGES = ("layer1", "layer2", "layer3", "layer4")
 DEFAULT_STOP = {"resnet18": "layer4", "resnet34": "layer4", "resnet50": "layer3"}
@@ -105,7 +106,7 @@ class Encoder(nn.Module):
         out_channels: ``C``.
     """
 
-    stride = 8
+    stride = FEATURE_STRIDE
 
     def __init__(
         self,

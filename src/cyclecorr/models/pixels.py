@@ -13,13 +13,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from cyclecorr.models.frozen import frozen
+from cyclecorr.ops.geometry import FEATURE_STRIDE
 from cyclecorr.ops.normalize import denormalize
 
 
 class PixelFeatures(nn.Module):
     """Colour averaged over ``stride`` x ``stride`` cells: (N, 3, H, W) -> (N, 3, H/8, W/8)."""
 
-    stride = 8
+    stride = FEATURE_STRIDE
 
     def __init__(self, color: Literal["lab", "rgb"] = "lab") -> None:
         super().__init__()

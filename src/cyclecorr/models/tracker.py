@@ -5,7 +5,7 @@
 3. Localizer: ``A -> (tx, ty, angle)`` -> ``theta`` at the fixed scale 1/3
    (``cyclecorr.ops.geometry.theta_from_params``).
 4. Sampler: bilinear crop of the *raw* frame features at ``theta``, L2-normalised
-   (``cyclecorr.models.sampler.crop_features``).
+   (``cyclecorr.models.feature_sampler.crop_features``).
 
 The tracker is deliberately weak so the burden of tracking falls on the encoder. Its weights are
 shared by every hop of every cycle, and it has no BatchNorm, so stacking independent hops along
@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 from torch import Tensor, nn
 
+from cyclecorr.models.feature_sampler import crop_features
 from cyclecorr.models.localizer import Localizer
-from cyclecorr.models.sampler import crop_features
 from cyclecorr.ops.affinity import DEFAULT_TAU, affinity, l2_normalize
 from cyclecorr.ops.geometry import PATCH_SCALE, theta_from_params
 
@@ -48,7 +48,7 @@ class Tracker(nn.Module):
         tau: affinity temperature; logits are divided by it (release: ``512 ** -0.5``).
         kernel_size: localizer convolution kernel; ``None`` (the configs) derives it from
             ``patch_cells`` (4 for 10x10 patches, 3 for 6x6, 2 for 3x3).
-        align_corners: sampler convention (``False``: see ``cyclecorr.models.sampler``).
+        align_corners: sampler convention (``False``: see ``cyclecorr.ops.crop``).
         translation_quirk: the release's 227/210 translation scaling when sampling.
         localizer_bias: biases on the localizer's convolutions (the release: ``False``).
         localizer_init: the localizer convolutions' init, ``"default"`` or ``"kaiming_fan_out"``

@@ -7,15 +7,24 @@ predicts ``(tx, ty, a)`` and the scale is fixed (1/3 of the frame side), so
 
     theta = [[s cos a, -s sin a, tx], [s sin a, s cos a, ty]].
 
-The helpers here build, apply, compose and invert such maps; all are differentiable pure functions.
+The helpers here build, apply, compose and invert such maps, place a sampled patch
+(``patch_theta``), measure how far two placements are apart (``grid_displacements``: the theta
+loss and the pixel error are both built on it) and give the boxes to draw. This module is the one
+home of the patch conventions (scale, stride, the theta grid); data, models, losses and viz import
+them.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
-PATCH_SCALE = 1.0 / 3.0
+PATCH_SCALE = 1.0 / 3.0  # patch side / frame side (80 px of a 240 px crop)
+FEATURE_STRIDE = 8  # input pixels per encoder feature cell
+CENTRE_RANGE = 1.0 - PATCH_SCALE  # centres of in-frame unrotated patches span [-2/3, 2/3]
+CLAMPS = ("corners", "centre")
 
 
 def theta_from_params(params: Tensor, scale: float = PATCH_SCALE) -> Tensor:
@@ -123,6 +132,70 @@ def invert(theta: Tensor) -> Tensor:
     inv_linear = torch.linalg.inv(theta[..., :2])  # (..., 2, 2)
     shift = -(inv_linear @ theta[..., 2:]).squeeze(-1)  # (..., 2)
     return torch.cat([inv_linear, shift[..., None]], dim=-1)  # (..., 2, 3)
+
+
+def patch_theta(center_x: float, center_y: float, angle: float, clamp: str = "corners") -> Tensor:
+    """``(2, 3)`` float32 theta of a 1/3-scale patch centred at ``(x, y)`` (normalised), rotated
+    by ``angle`` radians, the centre clamped per ``clamp``: ``"corners"`` keeps the rotated
+    corners inside ``[-1, 1]^2``, ``"centre"`` (the release) keeps the centre in ``[-2/3, 2/3]^2``.
+    """
+    if clamp not in CLAMPS:
+        raise ValueError(
+            f"cyclecorr/ops/geometry.py: clamp={clamp!r}; expected one of {CLAMPS} "
+            "(set data.builder.clamp)."
+        )
+    cos, sin = math.cos(angle), math.sin(angle)
+    if clamp == "corners":
+        bound = max(0.0, 1.0 - PATCH_SCALE * (abs(cos) + abs(sin)))  # corner reach per axis
+    else:
+        bound = CENTRE_RANGE
+    cx = min(max(center_x, -bound), bound)
+    cy = min(max(center_y, -bound), bound)
+    # theta_from_params's layout, in Python floats: the sampled theta is exact before float32
+    rows = [[cos * PATCH_SCALE, -sin * PATCH_SCALE, cx], [sin * PATCH_SCALE, cos * PATCH_SCALE, cy]]
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def grid_displacements(theta_a: Tensor, theta_b: Tensor, grid: int = 20) -> Tensor:
+    """How far each point of a ``grid x grid`` patch grid moves from ``theta_b`` to ``theta_a``.
+
+    Args:
+        theta_a: ``(..., 2, 3)`` placements, patch grid -> frame normalised coordinates.
+        theta_b: ``(..., 2, 3)``, broadcastable against ``theta_a``.
+        grid: points per side (``grid_points``; the theta loss uses 20).
+
+    Returns:
+        ``(..., grid * grid, 2)`` ``theta_a(p) - theta_b(p)`` in frame normalised units.
+    """
+    if theta_a.shape[-2:] != (2, 3) or theta_b.shape[-2:] != (2, 3):
+        raise ValueError(
+            "cyclecorr/ops/geometry.py: expected (..., 2, 3) affine maps, got "
+            f"{tuple(theta_a.shape)} and {tuple(theta_b.shape)}; pass Tracker thetas."
+        )
+    diff = theta_a - theta_b  # (..., 2, 3): the difference of two affine maps is affine
+    points = grid_points(grid, device=diff.device).to(diff.dtype)  # (G*G, 2)
+    # (..., 2, 2) x (G*G, 2) -> (..., G*G, 2), plus the translation (..., 1, 2)
+    return points @ diff[..., :2].transpose(-1, -2) + diff[..., None, :, 2]
+
+
+def theta_error_px(theta_pred: Tensor, theta_gt: Tensor, crop_size: int, grid: int = 20) -> Tensor:
+    """Mean distance, in crop pixels, between grid points mapped by two placements.
+
+    ``mean_p || theta_pred p - theta_gt p ||_2 * S / 2``: the validation counterpart of the
+    grid-point loss, in pixels of an ``S x S`` crop (the crop spans 2 normalised units) and not
+    squared, so that it reads as a distance.
+
+    Args:
+        theta_pred: ``(..., 2, 3)`` predicted placement(s).
+        theta_gt: ``(..., 2, 3)`` ground truth, broadcastable against ``theta_pred``.
+        crop_size: side ``S`` of the square training crop in pixels.
+        grid: points per side of the patch grid.
+
+    Returns:
+        float32 ``(...)``: the per-placement mean Euclidean error in pixels (>= 0).
+    """
+    moved = grid_displacements(theta_pred.float(), theta_gt.float(), grid)  # (..., G*G, 2)
+    return moved.norm(dim=-1).mean(dim=-1) * (crop_size / 2.0)
 
 
 def theta_to_box_corners(theta: Tensor) -> Tensor:

@@ -13,8 +13,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-# corners of the patch grid in drawing order (a closed loop): top-left, top-right, ...
-PATCH_CORNERS = ((-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0))
+from cyclecorr.ops.geometry import theta_to_box_corners
 
 
 def theta_corners_px(theta: torch.Tensor | np.ndarray, height: int, width: int) -> np.ndarray:
@@ -27,15 +26,12 @@ def theta_corners_px(theta: torch.Tensor | np.ndarray, height: int, width: int) 
 
     Returns:
         ``(4, 2)`` or ``(N, 4, 2)`` float64 ``(x, y)`` in continuous pixel units (0 = outer edge
-        of the first pixel), corners in the order of ``PATCH_CORNERS``.
+        of the first pixel), corners in ``theta_to_box_corners``'s order (top-left, top-right,
+        bottom-right, bottom-left of the patch grid).
     """
-    mats = np.asarray(theta.detach().cpu() if isinstance(theta, torch.Tensor) else theta)
-    single = mats.ndim == 2
-    mats = mats.reshape(-1, 2, 3).astype(np.float64)  # (N, 2, 3)
-    grid = np.array(PATCH_CORNERS, np.float64)  # (4, 2)
-    frame = np.einsum("nij,kj->nki", mats[:, :, :2], grid) + mats[:, None, :, 2]  # (N, 4, 2)
-    pixels = (frame + 1.0) * np.array([width, height], np.float64) / 2.0  # (N, 4, 2)
-    return pixels[0] if single else pixels
+    mats = torch.as_tensor(theta.detach().cpu() if isinstance(theta, torch.Tensor) else theta)
+    corners = theta_to_box_corners(mats.to(torch.float64)).numpy()  # (..., 4, 2) normalised
+    return (corners + 1.0) * np.array([width, height], np.float64) / 2.0  # (..., 4, 2) pixels
 
 
 def draw_quad(

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from cyclecorr.ops.normalize import denormalize
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -30,9 +29,7 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
             "cyclecorr/viz/images.py: to_uint8 expected a (3, H, W) normalised image, found "
             f"shape {tuple(image.shape)}; pass one frame, e.g. batch['frames'][b, t]."
         )
-    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32)[:, None, None]
-    std = torch.tensor(IMAGENET_STD, dtype=torch.float32)[:, None, None]
-    rgb = (image.detach().float().cpu() * std + mean) * 255.0
+    rgb = denormalize(image.detach().float().cpu()) * 255.0  # (3, H, W)
     return rgb.clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).numpy()  # (H, W, 3)
 
 

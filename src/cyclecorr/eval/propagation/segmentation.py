@@ -27,6 +27,7 @@ from cyclecorr.eval.propagation.label_maps import (
 )
 from cyclecorr.eval.propagation.propagator import LabelPropagator
 from cyclecorr.eval.propagation.protocols import PropagationProtocol
+from cyclecorr.ops.normalize import normalize
 
 VOID_LABEL = 255
 WHERE = "cyclecorr/eval/video_segmentation.py"
@@ -74,8 +75,6 @@ def preprocess_frame(
     Returns:
         (1, 3, H', W') float32 ImageNet-normalised, bilinear (half-pixel centres) resize.
     """
-    from cyclecorr.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(
             f"{WHERE}: expected a (H, W, 3) uint8 RGB frame, found shape {frame.shape} dtype "
@@ -87,9 +86,7 @@ def preprocess_frame(
         x = F.interpolate(
             x, size=size, mode="bilinear", antialias=protocol.frame_antialias, align_corners=False
         )
-    mean = torch.tensor(IMAGENET_MEAN, device=device).reshape(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=device).reshape(1, 3, 1, 1)
-    return (x - mean) / std
+    return normalize(x)  # (1, 3, H', W')
 
 
 @torch.no_grad()
