@@ -32,10 +32,11 @@ benchmark: ## label-propagation speed and peak memory, crw preset, 480p [ARGS="-
 test: ## run the default test suite (data tests read CYCLECORR_DATA, skip when it is absent)
 	$(PYTHON) -m pytest -q
 
-lint: ## ruff check, ruff format --check, mypy on src/
+lint: ## ruff check, ruff format --check, mypy on src/, the import contract (import-linter)
 	ruff check src tests
 	ruff format --check src tests
 	mypy src
+	lint-imports
 
 format: ## apply ruff's fixes and formatting
 	ruff check --fix src tests

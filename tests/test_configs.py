@@ -148,10 +148,10 @@ def test_sampling_convention_is_set_in_one_place(data: str) -> None:
 
 def test_crw_experiments_match_the_reference_code() -> None:
     """The README train command of ajabri/videowalk, and CRW's argument defaults."""
-    from cyclecorr.data.walk_sample import CRW_MEAN, CRW_STD
+    from cyclecorr.data.walk.sample_builder import CRW_MEAN, CRW_STD
 
     cfg = compose_train(["experiment=crw_kinetics", "data.root=/unused", "paths.output_dir=/x"])
-    assert cfg.model._target_ == "cyclecorr.crw_system.CRWSystem"
+    assert cfg.model._target_ == "cyclecorr.systems.crw.CRWSystem"
     assert (cfg.model.loss.temperature, cfg.model.loss.edge_dropout) == (0.05, 0.1)
     assert cfg.model.loss.flip is False and cfg.model.loss.eps == 1e-20
     assert (cfg.model.head.depth, cfg.model.head.out_channels) == (0, 128)

@@ -24,11 +24,11 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from cyclecorr.crw_system import CRWSystem
 from cyclecorr.losses.walk import CRWLoss
 from cyclecorr.models.encoder import Encoder
 from cyclecorr.models.node_head import NodeHead
 from cyclecorr.models.pretrained import crw_release_weights, resnet_layout
+from cyclecorr.systems.crw import CRWSystem
 
 E2E_REFERENCE = {  # dropout: (loss, [xent 2 steps, xent 3 steps], [acc 2 steps, acc 3 steps])
     0.0: (0.98012375831604, [0.8332610130310059, 1.1269865036010742], [1.0, 0.9166666865348816]),

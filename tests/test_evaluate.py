@@ -20,8 +20,8 @@ DATA_DIR = Path(os.environ.get("CYCLECORR_DATA", CONF_DIR.parent.parent / "share
 
 
 def make_davis_tree(root: Path, num_videos: int = 2, num_frames: int = 6) -> list[str]:
-    from cyclecorr.data.synthetic import SyntheticVideoSpec
-    from cyclecorr.data.synthetic_davis import write_synthetic_davis
+    from cyclecorr.data.synthetic.davis_export import write_synthetic_davis
+    from cyclecorr.data.synthetic.scene import SyntheticVideoSpec
 
     spec = SyntheticVideoSpec(height=64, width=64, num_frames=num_frames, num_objects=2)
     return write_synthetic_davis(root, num_videos, spec, seed=7, progress=False)

@@ -11,15 +11,11 @@ import pytest
 from PIL import Image
 
 from conftest import VideoFactory, WrittenVideo
-from cyclecorr.data import readers
-from cyclecorr.data.readers import (
-    FrameFolderReader,
-    PyAVReader,
-    VideoReader,
-    VideoReadError,
-    decord_available,
-    open_video,
-)
+from cyclecorr.data.readers import factory
+from cyclecorr.data.readers.base import VideoReader, VideoReadError
+from cyclecorr.data.readers.factory import decord_available, open_video
+from cyclecorr.data.readers.frame_folder import FrameFolderReader
+from cyclecorr.data.readers.pyav_backend import PyAVReader
 from cyclecorr.data.transforms import resize_short_side
 
 BACKENDS = [
@@ -171,7 +167,7 @@ def test_bad_arguments(lossless_video: WrittenVideo, monkeypatch: pytest.MonkeyP
         open_video(lossless_video.path, backend="opencv")
     with pytest.raises(ValueError, match="short_side"):
         open_video(lossless_video.path, short_side=0)
-    monkeypatch.setattr(readers, "decord_available", lambda: False)
+    monkeypatch.setattr(factory, "decord_available", lambda: False)
     assert isinstance(open_video(lossless_video.path), PyAVReader)  # auto falls back to PyAV
     with pytest.raises(ValueError, match="decord is not installed"):
         open_video(lossless_video.path, backend="decord")

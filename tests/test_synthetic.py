@@ -11,21 +11,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cyclecorr.data import synthetic
-from cyclecorr.data.synthetic import (
+from cyclecorr.data.synthetic.davis_export import (
+    davis_palette,
+    write_synthetic_davis,
+    write_synthetic_sequence,
+)
+from cyclecorr.data.synthetic.motion import Motion, pose_at, sample_motion
+from cyclecorr.data.synthetic.scene import (
     Scene,
     SceneObject,
     SyntheticVideo,
     SyntheticVideoSpec,
     generate_video,
 )
-from cyclecorr.data.synthetic_davis import (
-    davis_palette,
-    write_synthetic_davis,
-    write_synthetic_sequence,
-)
-from cyclecorr.data.synthetic_motion import Motion, pose_at, sample_motion
-from cyclecorr.data.textures import Shape, bilinear_sample, random_texture, value_noise
+from cyclecorr.data.synthetic.textures import Shape, bilinear_sample, random_texture, value_noise
 
 SMALL = SyntheticVideoSpec(height=64, width=80, num_frames=6, num_objects=2, seed=3)
 
@@ -290,7 +289,6 @@ def test_default_masks_are_plausible() -> None:
 def test_write_synthetic_davis(tmp_path: Path) -> None:
     spec = SyntheticVideoSpec(height=48, width=64, num_frames=3, num_objects=2)
     names = write_synthetic_davis(tmp_path, 2, spec, seed=7, progress=False)
-    assert synthetic.write_synthetic_davis is write_synthetic_davis  # forwarded name
     assert (tmp_path / "ImageSets/2017/val.txt").read_text().split() == names
     video = SyntheticVideo(dataclasses.replace(spec, seed=(7, 1, 1)))
     annotation = Image.open(tmp_path / f"Annotations/480p/{names[1]}/00002.png")

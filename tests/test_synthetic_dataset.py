@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from cyclecorr.data.clip_sampling import ClipSpec, sample_clip_indices
-from cyclecorr.data.sample import SampleBuilder
-from cyclecorr.data.synthetic import SyntheticVideo
-from cyclecorr.data.synthetic_dataset import SyntheticClipDataset
+from cyclecorr.data.sample_builder import SampleBuilder
+from cyclecorr.data.synthetic.dataset import SyntheticClipDataset
+from cyclecorr.data.synthetic.scene import SyntheticVideo
 
 CLIP = ClipSpec(clip_len=3, frame_gap=2, pred_distance=4, target_fps=12.0)
 

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from cyclecorr.ops.geometry import grid_points as patch_grid_points
 from cyclecorr.ops.geometry import theta_error_px
-from cyclecorr.system import TimeCycleSystem
+from cyclecorr.systems.timecycle import TimeCycleSystem
 
 IDENTITY_THETA = torch.tensor([[1 / 3, 0.0, 0.0], [0.0, 1 / 3, 0.0]])
 

@@ -16,7 +16,7 @@ from torch import Tensor
 from conftest import WrittenVideo
 from cyclecorr.data.clip_sampling import ClipSpec, sample_clip_indices
 from cyclecorr.data.manifest import VideoInfo
-from cyclecorr.data.sample import SampleBuilder
+from cyclecorr.data.sample_builder import SampleBuilder
 from cyclecorr.data.video_dataset import FrameListDataset, VideoClipDataset, VideoTreeDataset
 
 CLIP = ClipSpec(clip_len=4, frame_gap=2, pred_distance=9, target_fps=12.0)
@@ -203,8 +203,8 @@ def test_walk_clips_read_consecutive_frames_at_the_frame_rate(
     lossless_video: WrittenVideo, tmp_path: Path
 ) -> None:
     """CRW clips through the same dataset: 4 consecutive frames of the 8 fps resampling."""
-    from cyclecorr.data.walk_clips import WalkClipSpec
-    from cyclecorr.data.walk_sample import WalkSampleBuilder
+    from cyclecorr.data.walk.clips import WalkClipSpec
+    from cyclecorr.data.walk.sample_builder import WalkSampleBuilder
 
     spec = WalkClipSpec(clip_len=4, frame_rate=8.0)
     dataset = VideoClipDataset(

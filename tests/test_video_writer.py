@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import moving_square_frames
-from cyclecorr.data.readers import decord_available
+from cyclecorr.data.readers.factory import decord_available
 from cyclecorr.data.video_writer import write_video
 
 

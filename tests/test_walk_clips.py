@@ -10,7 +10,7 @@ import torch
 from torchvision.datasets.video_utils import VideoClips
 
 from cyclecorr.data.clip_sampling import ClipSpec, ClipTooShortError, sample_clip_indices
-from cyclecorr.data.walk_clips import WalkClipSpec, resampled_frames
+from cyclecorr.data.walk.clips import WalkClipSpec, resampled_frames
 
 
 def torchvision_resampled(num_frames: int, fps: float, frame_rate: float) -> list[int]:

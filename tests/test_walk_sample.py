@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from cyclecorr.data.resized_crop import (
+from cyclecorr.data.walk.resized_crop import (
     CropBox,
     centre_fallback,
     crop_and_resize,
     resize_uint8,
     sample_resized_crop,
 )
-from cyclecorr.data.walk_sample import CRW_MEAN, CRW_STD, WalkSampleBuilder, grid_windows
+from cyclecorr.data.walk.sample_builder import CRW_MEAN, CRW_STD, WalkSampleBuilder, grid_windows
 
 
 def test_resized_crop_boxes_follow_scale_and_ratio() -> None:

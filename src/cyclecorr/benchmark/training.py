@@ -78,8 +78,7 @@ def bench_training(
 
     def step() -> torch.Tensor:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            feats = system.encode(batch)
-            out = system.loss(system.tracker, feats.frame_feats, feats.patch_feat, batch["theta"])
+            out = system.compute_loss(batch)
         optimizer.zero_grad(set_to_none=True)
         out.total.backward()
         if clip > 0:

@@ -52,7 +52,7 @@ def trace_cycle(pl_module: Any, batch: dict[str, Tensor]) -> CycleTrace:
         ``CycleTrace``.
     """
     feats = pl_module.encode(batch)
-    out = pl_module.loss(pl_module.tracker, feats.frame_feats, feats.patch_feat, batch["theta"])
+    out = pl_module.compute_loss(batch, feats)
     query = torch.nn.functional.normalize(feats.patch_feat, dim=1)
     n, k1, _, height, width = feats.frame_feats.shape
     maps = []

@@ -17,7 +17,7 @@ fractional gap) so the clip spans the whole video; fewer than 2 frames raise
 
 Datasets of real video ask any clip geometry for ``frame_indices(num_frames, fps, rng)`` (the
 ``ClipSampler`` protocol): ``ClipSpec`` answers ``[*past, target, motion]``; CRW's consecutive
-clips are ``cyclecorr.data.walk_clips.WalkClipSpec``.
+clips are ``cyclecorr.data.walk.clips.WalkClipSpec``.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from typing import Any
 import lightning as L
 from torch.utils.data import DataLoader, Dataset
 
-from cyclecorr.data.sampler import EpochDrawSampler, ShardedRangeSampler
+from cyclecorr.data.draw_sampler import EpochDrawSampler, ShardedRangeSampler
 
 DatasetOrFactory = Dataset | Callable[[], Dataset]
 

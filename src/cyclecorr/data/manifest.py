@@ -1,6 +1,6 @@
 """A manifest of usable videos: frame count, frame rate and size of each, probed once and cached.
 
-``build_manifest`` opens every video (or frame folder) with ``cyclecorr.data.readers`` in a
+``build_manifest`` opens every video (or frame folder) with ``cyclecorr.data.readers.factory`` in a
 thread pool (the decoders release the GIL; threads also keep the probe patchable in tests),
 shows a progress bar, and records unreadable ones with their reason instead of stopping. The
 result is cached as JSON keyed by path, size and modification time, so a re-run probes only new
@@ -20,7 +20,8 @@ from typing import Any, NamedTuple
 
 from tqdm.auto import tqdm
 
-from cyclecorr.data.readers import VideoReadError, open_video
+from cyclecorr.data.readers.base import VideoReadError
+from cyclecorr.data.readers.factory import open_video
 from cyclecorr.data.sources import FrameListEntry
 
 CACHE_VERSION = 1

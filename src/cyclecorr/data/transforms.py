@@ -125,7 +125,7 @@ def to_normalized_tensor(
     """``(T, H, W, 3)`` uint8 RGB -> ``(T, 3, H, W)`` float32, ``(x / 255 - mean) / std``.
 
     The default constants are ImageNet's; CRW's training data uses its own
-    (``cyclecorr.data.walk_sample.CRW_MEAN`` / ``CRW_STD``).
+    (``cyclecorr.data.walk.sample_builder.CRW_MEAN`` / ``CRW_STD``).
     """
     _check_frames(frames)
     images = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # (T, 3, H, W)

@@ -1,6 +1,6 @@
 """Training clips from real video: a manifest of videos -> sampled frames -> the sample dict.
 
-Item contract (shared with ``cyclecorr.data.sampler``): ``dataset[draw]`` with
+Item contract (shared with ``cyclecorr.data.draw_sampler``): ``dataset[draw]`` with
 ``draw = epoch * len(dataset) + i`` serves video ``draw % len(dataset)``; the clip's randomness
 (frame indices, crop, flip, patch) comes from ``np.random.default_rng([seed, draw])``. Each item
 opens its video, asks the clip geometry for frame indices (``clip.frame_indices``; for the default
@@ -33,7 +33,8 @@ from torch.utils.data import Dataset
 
 from cyclecorr.data.clip_sampling import ClipSampler, ClipSpec, ClipTooShortError
 from cyclecorr.data.manifest import Manifest, VideoInfo, build_manifest, frame_list_manifest
-from cyclecorr.data.readers import VideoReadError, open_video
+from cyclecorr.data.readers.base import VideoReadError
+from cyclecorr.data.readers.factory import open_video
 from cyclecorr.data.sources import VIDEO_EXTENSIONS, find_videos, read_frame_list
 
 ClipBuilder = Callable[[np.ndarray, np.random.Generator], dict[str, Tensor]]
@@ -42,7 +43,7 @@ _FAILURES_SHOWN = 3
 
 
 def _default_builder() -> ClipBuilder:
-    from cyclecorr.data.sample import SampleBuilder
+    from cyclecorr.data.sample_builder import SampleBuilder
 
     return SampleBuilder()
 

@@ -78,7 +78,8 @@ def preprocess_frame(
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(
             f"{WHERE}: expected a (H, W, 3) uint8 RGB frame, found shape {frame.shape} dtype "
-            f"{frame.dtype}; decode frames with cyclecorr.data.readers or davis_io.read_frame"
+            f"{frame.dtype}; decode frames with cyclecorr.data.readers.factory.open_video or "
+            "cyclecorr.eval.datasets.davis.read_frame"
         )
     size = protocol.resized_size(frame.shape[0], frame.shape[1])
     x = torch.tensor(frame, device=device).permute(2, 0, 1)[None].float() / 255.0  # (1, 3, H, W)

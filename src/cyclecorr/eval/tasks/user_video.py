@@ -20,7 +20,8 @@ from torch import nn
 from tqdm import tqdm
 
 from cyclecorr.data.davis_format import read_annotation, read_palette, write_annotation
-from cyclecorr.data.readers import VideoReader, open_video
+from cyclecorr.data.readers.base import VideoReader
+from cyclecorr.data.readers.factory import open_video
 from cyclecorr.data.video_writer import write_video
 from cyclecorr.eval.propagation.protocols import PropagationProtocol
 from cyclecorr.eval.propagation.segmentation import segment_video

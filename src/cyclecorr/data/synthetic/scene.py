@@ -4,7 +4,7 @@ The scene is parametric, so any frame ``t`` renders on its own (a training clip 
 frames of a video). Object ``i`` (1-based; higher ids are nearer the camera and drawn on top)
 has a textured silhouette in its local frame and a smooth closed-form pose
 ``p_frame = c(t) + s(t) R(a(t)) q_local`` (translation, rotation, scale; formulas in
-``cyclecorr.data.synthetic_motion``), so the centre moves at most ``max_speed_px`` per frame.
+``cyclecorr.data.synthetic.motion``), so the centre moves at most ``max_speed_px`` per frame.
 
 Rendering is an inverse warp: each output pixel centre is mapped back with the inverse pose,
 tested against the silhouette, and bilinearly samples the object texture; objects are
@@ -12,7 +12,7 @@ composited in depth order over a periodic background texture translated by ``v_b
 Point tracks use the forward pose, so a track point always shows the same texture value.
 
 Conventions: pixel coordinates ``(x, y)`` with ``x`` the 0-based column index of a pixel centre
-(see ``cyclecorr.data.textures``). A track point is visible when it lies inside
+(see ``cyclecorr.data.synthetic.textures``). A track point is visible when it lies inside
 ``[0, W-1] x [0, H-1]`` and no nearer object's silhouette covers it.
 """
 
@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-from cyclecorr.data.synthetic_motion import Motion, Pose, pose_at, sample_motion, to_frame, to_local
-from cyclecorr.data.textures import SHAPE_KINDS, Shape, bilinear_sample, random_texture
+from cyclecorr.data.synthetic.motion import Motion, Pose, pose_at, sample_motion, to_frame, to_local
+from cyclecorr.data.synthetic.textures import SHAPE_KINDS, Shape, bilinear_sample, random_texture
 
 
 @dataclass(frozen=True)
@@ -266,12 +266,3 @@ def generate_video(spec: SyntheticVideoSpec) -> SyntheticClip:
         tracks=np.stack([video.tracks(t) for t in range(spec.num_frames)]),  # (T, N, 2)
         visible=np.stack([video.visible(t) for t in range(spec.num_frames)]),  # (T, N)
     )
-
-
-def __getattr__(name: str) -> Any:
-    """Forward the DAVIS-layout writers, which live in ``cyclecorr.data.synthetic_davis``."""
-    if name in {"write_synthetic_sequence", "write_synthetic_davis", "davis_palette"}:
-        from cyclecorr.data import synthetic_davis
-
-        return getattr(synthetic_davis, name)
-    raise AttributeError(f"module 'cyclecorr.data.synthetic' has no attribute {name!r}")

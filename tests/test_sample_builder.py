@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cyclecorr.data.patch_sampling import cut_patch
-from cyclecorr.data.sample import SampleBuilder
+from cyclecorr.data.sample_builder import SampleBuilder
 from cyclecorr.ops.normalize import denormalize
 
 

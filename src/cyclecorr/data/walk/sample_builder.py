@@ -26,12 +26,12 @@ from collections.abc import Sequence
 import numpy as np
 from torch import Tensor
 
-from cyclecorr.data.resized_crop import (
+from cyclecorr.data.transforms import to_normalized_tensor
+from cyclecorr.data.walk.resized_crop import (
     crop_and_resize,
     random_resized_crop,
     sample_resized_crop,
 )
-from cyclecorr.data.transforms import to_normalized_tensor
 
 CRW_MEAN: tuple[float, float, float] = (0.4914, 0.4822, 0.4465)
 CRW_STD: tuple[float, float, float] = (0.2023, 0.1994, 0.2010)

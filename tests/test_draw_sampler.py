@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from torch.utils.data import DataLoader
 
-from cyclecorr.data.sampler import EpochDrawSampler, ShardedRangeSampler
+from cyclecorr.data.draw_sampler import EpochDrawSampler, ShardedRangeSampler
 
 
 def test_one_epoch_is_a_permutation_offset_by_epoch() -> None:

@@ -3,7 +3,7 @@
 A ``VideoReader`` gives random access to the frames of one video: ``len(reader)`` frames,
 ``reader.fps``, ``reader.size == (W, H)`` after the optional short-side resize, and
 ``reader.get_frames(indices) -> (T, H, W, 3) uint8 RGB``. Every failure raises
-``VideoReadError`` naming the file. This module holds no backend; ``cyclecorr.data.readers``
+``VideoReadError`` naming the file. This module holds no backend; ``cyclecorr.data.readers.factory``
 re-exports these names next to ``open_video``, which picks one.
 """
 

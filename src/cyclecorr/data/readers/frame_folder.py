@@ -1,6 +1,6 @@
 """A folder of frame images (jpg/png/...) read as a video: one file per frame, in name order.
 
-``FrameFolderReader`` meets the ``VideoReader`` contract of ``cyclecorr.data.reader_base``.
+``FrameFolderReader`` meets the ``VideoReader`` contract of ``cyclecorr.data.readers.base``.
 Folders carry no timing, so the frame rate is given. Images are decoded at full size with PIL
 and resized with ``transforms.resize_short_side`` (bilinear, antialiased), as PyAV frames are.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cyclecorr.data.reader_base import VideoReadError, check_indices, output_size
+from cyclecorr.data.readers.base import VideoReadError, check_indices, output_size
 from cyclecorr.data.transforms import resize_short_side
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")

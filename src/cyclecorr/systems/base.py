@@ -1,7 +1,9 @@
 """Run-time policy shared by every training objective's LightningModule.
 
 The objectives (``TimeCycleSystem``, ``CRWSystem``) differ in their maths, which lives in plain
-modules; what they share is how a run behaves, and that lives here:
+modules and is reached through one method, ``compute_loss(batch)``, that training, validation,
+the training benchmark and the visual callback all call; what they share is how a run behaves,
+and that lives here:
 
 - an ``encoder`` attribute: checkpoints hold it under the ``encoder.`` prefix, evaluation and the
   online DAVIS probe read only it;
@@ -12,19 +14,28 @@ modules; what they share is how a run behaves, and that lives here:
   ``max_nonfinite_in_row`` of them in a row stop the run with an error, leaving the last good
   checkpoint untouched; ranks agree, so DDP skips together;
 - run-long counters (non-finite steps, unreadable videos skipped) that survive resume;
-- the optimiser (a partial over all parameters) and an optional per-step LR scheduler.
+- the optimiser (a partial over all parameters) and an optional per-step LR scheduler;
+- the training step itself: ``compute_loss``, the guard, ``train/loss`` and the objective's
+  ``train_metrics``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import lightning.pytorch as pl
 import torch
 from torch import Tensor, nn
 
 Batch = dict[str, Tensor]
+
+
+class LossResult(Protocol):
+    """What an objective's ``compute_loss`` returns: at least the scalar to back-propagate."""
+
+    @property
+    def total(self) -> Tensor: ...
 
 
 class CorrespondenceSystem(pl.LightningModule):
@@ -56,6 +67,30 @@ class CorrespondenceSystem(pl.LightningModule):
         self.nonfinite_in_row = 0
         self.nonfinite_steps = 0
         self.skipped_videos = 0
+
+    # -------------------------------------------------------------- objective
+    def compute_loss(self, batch: Batch) -> Any:
+        """The objective on one batch: a result with ``total`` (implemented by each objective)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement compute_loss")
+
+    def batch_size(self, batch: Batch) -> int:
+        """Clips in ``batch`` (implemented by each objective)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement batch_size")
+
+    def train_metrics(self, out: Any) -> dict[str, Tensor]:
+        """What to log besides ``train/loss`` (implemented by each objective)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement train_metrics")
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
+        """One optimiser step's loss; ``None`` (the step is skipped) when it is not finite."""
+        out = self.compute_loss(batch)
+        batch_size = self.batch_size(batch)
+        self.log_run_state(batch, batch_size)
+        if not self.guard_loss(out.total, batch_size):
+            return None
+        self.log("train/loss", out.total, prog_bar=True, batch_size=batch_size)
+        self.log_dict(self.train_metrics(out), batch_size=batch_size)
+        return out.total
 
     # ---------------------------------------------------------------- warm-up
     def encoder_frozen(self) -> bool:
@@ -102,7 +137,7 @@ class CorrespondenceSystem(pl.LightningModule):
         self.nonfinite_steps += 1
         if self.nonfinite_in_row >= self.max_nonfinite_in_row:
             raise RuntimeError(
-                f"cyclecorr/system_base.py: the training loss was non-finite (NaN/inf) for "
+                f"cyclecorr/systems/base.py: the training loss was non-finite (NaN/inf) for "
                 f"{self.nonfinite_in_row} steps in a row (max_nonfinite_in_row="
                 f"{self.max_nonfinite_in_row}) at global step {self.global_step}. Expected a "
                 "finite loss; the last good checkpoint was left intact. Lower the learning rate "

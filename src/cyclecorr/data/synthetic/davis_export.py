@@ -1,4 +1,4 @@
-"""Export generated video (``cyclecorr.data.synthetic``) as a DAVIS-2017-layout tree.
+"""Export generated video (``cyclecorr.data.synthetic.scene``) as a DAVIS-2017-layout tree.
 
 Evaluation on generated video reuses the DAVIS reader and metrics unchanged:
 
@@ -22,7 +22,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from cyclecorr.data.davis_format import davis_palette
-from cyclecorr.data.synthetic import SyntheticVideo, SyntheticVideoSpec
+from cyclecorr.data.synthetic.scene import SyntheticVideo, SyntheticVideoSpec
 
 VAL_SEED_SALT = 1  # val videos use seed [seed, i, 1]; training datasets use [seed, video_id, 2]
 

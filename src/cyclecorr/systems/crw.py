@@ -1,9 +1,9 @@
 """The contrastive random walk (CRW) LightningModule: encoder, node head, walk loss, logging.
 
 Training (Jabri, Owens, Efros, NeurIPS 2020; ajabri/videowalk): every frame of a clip is a grid
-of patches (``cyclecorr.data.walk_sample``); the encoder embeds each patch, ``NodeHead`` pools,
-projects and L2-normalises it into a node, and ``CRWLoss`` scores the palindrome walks through
-the clip's transition matrices. The maths lives in those plain modules; the run-time policy
+of patches (``cyclecorr.data.walk.sample_builder``); the encoder embeds each patch, ``NodeHead``
+pools, projects and L2-normalises it into a node, and ``CRWLoss`` scores the palindrome walks
+through the clip's transition matrices. The maths lives in those plain modules; the run-time policy
 (warm-up, NaN guard, counters, optimiser) is ``CorrespondenceSystem``'s, shared with TimeCycle.
 
 Edge dropout draws from a ``torch.Generator`` seeded per optimiser step from
@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from cyclecorr.losses.walk import WalkLossOutput
-from cyclecorr.system_base import Batch, CorrespondenceSystem
+from cyclecorr.systems.base import Batch, CorrespondenceSystem
 
 
 class CRWSystem(CorrespondenceSystem):
@@ -59,7 +59,7 @@ class CRWSystem(CorrespondenceSystem):
         channels = getattr(encoder, "out_channels", None)
         if not isinstance(channels, int):
             raise TypeError(
-                "cyclecorr/crw_system.py: the encoder must expose its feature channels as an int "
+                "cyclecorr/systems/crw.py: the encoder must expose its feature channels as an int "
                 f"`out_channels` (found {channels!r} on {type(encoder).__name__}); use "
                 "cyclecorr.models.encoder.Encoder."
             )
@@ -79,7 +79,7 @@ class CRWSystem(CorrespondenceSystem):
         """
         if patches.ndim != 6:
             raise ValueError(
-                "cyclecorr/crw_system.py: expected batch['patches'] (B, T, N, 3, P, P), found "
+                "cyclecorr/systems/crw.py: expected batch['patches'] (B, T, N, 3, P, P), found "
                 f"{tuple(patches.shape)}; build samples with WalkSampleBuilder."
             )
         b, t, n = patches.shape[:3]
@@ -101,22 +101,23 @@ class CRWSystem(CorrespondenceSystem):
             metrics[f"{stage}/acc_walk{steps}"] = acc
         return metrics
 
-    # ------------------------------------------------------------- training
-    def training_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
-        """One walk step; returns ``None`` (step skipped) on a non-finite loss."""
-        out = self.loss(self.embed_nodes(batch["patches"]), self.dropout_generator())
-        batch_size = batch["patches"].shape[0]
-        self.log_run_state(batch, batch_size)
-        if not self.guard_loss(out.total, batch_size):
-            return None
-        self.log("train/loss", out.total, prog_bar=True, batch_size=batch_size)
-        self.log_dict(self.walk_metrics(out, "train"), batch_size=batch_size)
-        return out.total
+    def compute_loss(self, batch: Batch) -> WalkLossOutput:
+        """Embed the patches and score the walks (edge dropout in training mode only)."""
+        generator = self.dropout_generator() if self.training else None
+        return self.loss(self.embed_nodes(batch["patches"]), generator)
+
+    def batch_size(self, batch: Batch) -> int:
+        """Clips in ``batch``."""
+        return int(batch["patches"].shape[0])
+
+    def train_metrics(self, out: WalkLossOutput) -> dict[str, Tensor]:
+        """Per-walk cross-entropy and accuracy, and the mean accuracy."""
+        return self.walk_metrics(out, "train")
 
     # ----------------------------------------------------------- validation
     def validation_step(self, batch: Batch, batch_idx: int) -> Tensor:
         """Walk loss and accuracy on held-out clips (eval mode: no edge dropout)."""
-        out = self.loss(self.embed_nodes(batch["patches"]))
+        out = self.compute_loss(batch)
         metrics = {"val/loss": out.total, **self.walk_metrics(out, "val")}
-        self.log_dict(metrics, batch_size=batch["patches"].shape[0], sync_dist=True)
+        self.log_dict(metrics, batch_size=self.batch_size(batch), sync_dist=True)
         return out.total

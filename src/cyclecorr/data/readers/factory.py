@@ -17,7 +17,7 @@ failure (missing, not a video, no frames, corrupt data, index out of range) rais
 
 The backends live one per module (``decord_reader``, ``pyav_reader``, ``frame_folder``) and the
 shared contract in ``reader_base``; this module picks one and re-exports them all, so
-``from cyclecorr.data.readers import ...`` keeps working for every name.
+``from cyclecorr.data.readers.factory import ...`` keeps working for every name.
 """
 
 from __future__ import annotations
@@ -25,32 +25,13 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from cyclecorr.data.decord_reader import DecordReader, probe_stream_size
-from cyclecorr.data.frame_folder import IMAGE_EXTENSIONS, FrameFolderReader
-from cyclecorr.data.pyav_reader import PyAVReader
-from cyclecorr.data.reader_base import (
+from cyclecorr.data.readers.base import (
     VideoReader,
     VideoReadError,
-    check_indices,
-    output_size,
-    require_file,
 )
-
-__all__ = [
-    "BACKENDS",
-    "IMAGE_EXTENSIONS",
-    "DecordReader",
-    "FrameFolderReader",
-    "PyAVReader",
-    "VideoReadError",
-    "VideoReader",
-    "check_indices",
-    "decord_available",
-    "open_video",
-    "output_size",
-    "probe_stream_size",
-    "require_file",
-]
+from cyclecorr.data.readers.decord_backend import DecordReader
+from cyclecorr.data.readers.frame_folder import FrameFolderReader
+from cyclecorr.data.readers.pyav_backend import PyAVReader
 
 BACKENDS = ("auto", "decord", "pyav")
 

@@ -4,7 +4,7 @@ Training (METHOD.md sections 3-4): the encoder ``phi`` embeds the ``k`` past fra
 frame and the query patch; ``TimeCycleLoss`` tracks the patch through the skip and long cycles
 with the shared ``Tracker`` and returns ``sum_i w_sim L_sim^i + w_skip L_skip^i + w_long L_long^i``.
 The maths lives in those plain modules; the run-time policy (frozen-encoder warm-up, NaN guard,
-run-long counters, optimiser) is ``cyclecorr.system_base.CorrespondenceSystem``'s, shared with
+run-long counters, optimiser) is ``cyclecorr.systems.base.CorrespondenceSystem``'s, shared with
 the other objectives. Validation reports the cycle losses and the theta error in crop pixels
 (``cyclecorr.ops.geometry.theta_error_px``) of the skip and long cycles.
 """
@@ -17,8 +17,9 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from cyclecorr.losses.timecycle import LossOutput
 from cyclecorr.ops.geometry import theta_error_px
-from cyclecorr.system_base import Batch, CorrespondenceSystem
+from cyclecorr.systems.base import Batch, CorrespondenceSystem
 
 
 class EncodedBatch(NamedTuple):
@@ -83,25 +84,28 @@ class TimeCycleSystem(CorrespondenceSystem):
         patch_feat = self.encoder(batch["patch"])  # (B, C, P/8, P/8)
         return EncodedBatch(frame_feats, patch_feat)
 
-    # ------------------------------------------------------------- training
-    def training_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
-        """One cycle-consistency step; returns ``None`` (step skipped) on a non-finite loss."""
-        feats = self.encode(batch)
-        out = self.loss(self.tracker, feats.frame_feats, feats.patch_feat, batch["theta"])
-        batch_size = batch["frames"].shape[0]
-        self.log_run_state(batch, batch_size)
-        if not self.guard_loss(out.total, batch_size):
-            return None
-        self.log("train/loss", out.total, prog_bar=True, batch_size=batch_size)
-        for name, value in out.terms.items():
-            self.log(f"train/{name}", value, batch_size=batch_size)
-        return out.total
+    def compute_loss(self, batch: Batch, feats: EncodedBatch | None = None) -> LossOutput:
+        """Run every cycle on the batch: ``LossOutput(total, terms, thetas...)``.
+
+        Args:
+            batch: the data module's batch.
+            feats: the batch's features when the caller already has them (``encode(batch)``).
+        """
+        feats = self.encode(batch) if feats is None else feats
+        return self.loss(self.tracker, feats.frame_feats, feats.patch_feat, batch["theta"])
+
+    def batch_size(self, batch: Batch) -> int:
+        """Clips in ``batch``."""
+        return int(batch["frames"].shape[0])
+
+    def train_metrics(self, out: LossOutput) -> dict[str, Tensor]:
+        """The unweighted loss terms, ``train/sim/1`` ... ``train/long``."""
+        return {f"train/{name}": value for name, value in out.terms.items()}
 
     # ----------------------------------------------------------- validation
     def validation_step(self, batch: Batch, batch_idx: int) -> Tensor:
         """Cycle losses plus the skip/long-cycle theta error in crop pixels."""
-        feats = self.encode(batch)
-        out = self.loss(self.tracker, feats.frame_feats, feats.patch_feat, batch["theta"])
+        out = self.compute_loss(batch)
         crop_size = batch["frames"].shape[-1]
         theta_gt = batch["theta"][:, None]  # (B, 1, 2, 3), broadcast over the k cycles
         err_skip = theta_error_px(out.skip_thetas, theta_gt, crop_size).mean()
@@ -113,5 +117,5 @@ class TimeCycleSystem(CorrespondenceSystem):
             "val/theta_err_px_long": err_long,
             "val/theta_err_px": (err_skip + err_long) / 2,
         }
-        self.log_dict(metrics, batch_size=batch["frames"].shape[0], sync_dist=True)
+        self.log_dict(metrics, batch_size=self.batch_size(batch), sync_dist=True)
         return out.total

@@ -1,6 +1,6 @@
 """Frames through decord (x86_64 wheels only), resized inside the decoder.
 
-``DecordReader`` meets the ``VideoReader`` contract of ``cyclecorr.data.reader_base``. Frame
+``DecordReader`` meets the ``VideoReader`` contract of ``cyclecorr.data.readers.base``. Frame
 ``i`` is the i-th frame the decoder outputs. The resize target is computed from the stream's
 native size (probed with PyAV from the header when PyAV is installed, else by decoding frame 0
 with decord) and handed to decord, so ffmpeg's scaler does the resizing and
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cyclecorr.data.reader_base import VideoReadError, check_indices, output_size, require_file
+from cyclecorr.data.readers.base import VideoReadError, check_indices, output_size, require_file
 
 
 def probe_stream_size(path: Path) -> tuple[int, int]:

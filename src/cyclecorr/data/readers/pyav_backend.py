@@ -1,6 +1,6 @@
 """Frames through PyAV (any platform), indexed by decode order, resized after decoding.
 
-``PyAVReader`` meets the ``VideoReader`` contract of ``cyclecorr.data.reader_base``. One demux
+``PyAVReader`` meets the ``VideoReader`` contract of ``cyclecorr.data.readers.base``. One demux
 pass (no decoding) counts the frames and checks whether timestamps are regular (frame ``i`` at
 ``pts0 + i * step``); reads then seek to the keyframe before the first wanted frame, or decode
 from the start counting frames when timestamps are irregular, so frame ``i`` is the i-th decoded
@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from cyclecorr.data.reader_base import VideoReadError, check_indices, output_size, require_file
+from cyclecorr.data.readers.base import VideoReadError, check_indices, output_size, require_file
 from cyclecorr.data.transforms import resize_short_side
 
 

@@ -1,4 +1,4 @@
-"""Training clips cut from generated video (``cyclecorr.data.synthetic``), rendered on demand.
+"""Training clips cut from generated video (``cyclecorr.data.synthetic.scene``), rendered on demand.
 
 Item contract (shared with the real-video dataset and the sampler): ``dataset[draw]`` serves
 video ``draw % len(dataset)``. A video's scene depends only on ``(seed, video_id)``, so it is the
@@ -11,8 +11,8 @@ offsets in ``ClipSpec`` count generated frames.
 Deliberate detail: scenes are seeded with ``[seed, video_id, 2]``. Plain ``[seed, video_id]``
 (or ``[seed, video_id, 0]``, which numpy's SeedSequence treats as the same entropy) would make
 the scene stream coincide with the clip stream ``[seed, draw]`` for ``draw < num_videos``.
-Held-out DAVIS-layout videos use ``[seed, i, 1]`` (``cyclecorr.data.synthetic_davis``), so they
-never repeat a training video.
+Held-out DAVIS-layout videos use ``[seed, i, 1]`` (``cyclecorr.data.synthetic.davis_export``), so
+they never repeat a training video.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import torch
 from torch.utils.data import Dataset
 
 from cyclecorr.data.clip_sampling import ClipSpec, sample_clip_indices
-from cyclecorr.data.sample import SampleBuilder
-from cyclecorr.data.synthetic import SyntheticVideo, SyntheticVideoSpec
+from cyclecorr.data.sample_builder import SampleBuilder
+from cyclecorr.data.synthetic.scene import SyntheticVideo, SyntheticVideoSpec
 
 TRAIN_SEED_SALT = 2
 _FPS_WITHOUT_TARGET = 12.0  # any value works: without target_fps no resampling happens

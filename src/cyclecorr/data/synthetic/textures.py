@@ -1,8 +1,8 @@
 """Appearance of generated video: procedural colour textures, silhouettes, bilinear sampling.
 
-The synthetic scene (`cyclecorr.data.synthetic`) is drawn by inverse warping: every output pixel
-is mapped back into an object's own texture and sampled bilinearly. This module holds the pieces
-that do not depend on time:
+The synthetic scene (`cyclecorr.data.synthetic.scene`) is drawn by inverse warping: every output
+pixel is mapped back into an object's own texture and sampled bilinearly. This module holds the
+pieces that do not depend on time:
 
 - ``random_texture``: smooth, periodic colour texture = base colour + multi-octave value noise
   + one oriented stripe pattern. Structure lives at 4-32 px, so a stride-8 encoder can find

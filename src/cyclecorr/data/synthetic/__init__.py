@@ -1,0 +1,1 @@
+"""Generated video with ground truth: textured scenes, their training clips, a DAVIS export."""

@@ -1,0 +1,1 @@
+"""LightningModules: the shared run-time policy (``base``) and one objective per module."""
