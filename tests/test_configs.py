@@ -18,7 +18,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from cyclecorr.train import train
-from cyclecorr.utils.config import CONF_DIR, register_resolvers
+from cyclecorr.utils.config import CONF_DIR, REPO_ROOT, register_resolvers
 from test_train import make_kinetics_tree, write_moving_square
 
 EXPERIMENTS = sorted(path.stem for path in (CONF_DIR / "experiment").glob("*.yaml"))
@@ -29,7 +29,7 @@ ONE_CPU_STEP = [
     "trainer.max_steps=1",
     "validate_before_training=false",
 ]
-DATA_DIR = Path(os.environ.get("CYCLECORR_DATA", CONF_DIR.parent.parent / "shared" / "data"))
+DATA_DIR = Path(os.environ.get("CYCLECORR_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
 @pytest.fixture

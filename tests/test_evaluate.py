@@ -14,9 +14,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from cyclecorr.evaluate import baseline_protocols, run
-from cyclecorr.utils.config import CONF_DIR, register_resolvers
+from cyclecorr.utils.config import CONF_DIR, REPO_ROOT, register_resolvers
 
-DATA_DIR = Path(os.environ.get("CYCLECORR_DATA", CONF_DIR.parent.parent / "shared" / "data"))
+DATA_DIR = Path(os.environ.get("CYCLECORR_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
 def make_davis_tree(root: Path, num_videos: int = 2, num_frames: int = 6) -> list[str]:

@@ -1,9 +1,10 @@
 """Run-time helpers for the Hydra entry points: where the configs live, resolvers, resuming.
 
-The repository's ``conf/`` folder is found from this file's location (src layout, editable
-install), so ``python -m cyclecorr.train`` works from any working directory. The ``repo_root``
-resolver lets ``conf/paths/default.yaml`` name the repository root without ``sys.path`` hacks or
-environment variables. No config object is read by library code; these helpers take plain values.
+The Hydra configs ship inside the package (``cyclecorr/conf``; the checkout's top-level ``conf``
+points there), so ``python -m cyclecorr.train`` and the console scripts work from any working
+directory, from an editable install or a wheel. The ``repo_root`` resolver names the project root
+for ``conf/paths/default.yaml``: the checkout when the package runs from one, else the current
+working directory. No config object is read by library code; these helpers take plain values.
 """
 
 from __future__ import annotations
@@ -13,22 +14,35 @@ from typing import NamedTuple
 
 from omegaconf import OmegaConf
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-CONF_DIR = REPO_ROOT / "conf"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # .../cyclecorr
+CONF_DIR = PACKAGE_DIR / "conf"
 LAST_CKPT_RELPATH = Path("checkpoints") / "last.ckpt"
 
 
+def project_root() -> Path:
+    """The checkout the package runs from (``src/cyclecorr/..``), else the working directory.
+
+    Run folders (``logs/``) and the default data path (``../shared/data``) are relative to it.
+    """
+    checkout = PACKAGE_DIR.parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "src" / "cyclecorr").is_dir():
+        return checkout
+    return Path.cwd()
+
+
+REPO_ROOT = project_root()
+
+
 def conf_dir() -> Path:
-    """Return the absolute path of the repository's ``conf/`` folder.
+    """Return the absolute path of the packaged ``conf/`` folder.
 
     Raises:
-        FileNotFoundError: the package is not an editable install of the repository.
+        FileNotFoundError: the configs are missing from the installed package.
     """
     if not (CONF_DIR / "train.yaml").is_file():
         raise FileNotFoundError(
             f"cyclecorr/utils/config.py: expected the Hydra configs at {CONF_DIR}/train.yaml but "
-            "found none; install the repository in editable mode (`pip install -e .`) and run "
-            "from its checkout."
+            "found none; reinstall the package (`pip install .` ships them)."
         )
     return CONF_DIR
 
