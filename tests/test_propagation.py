@@ -169,7 +169,7 @@ def test_streaming_propagator_keeps_bounded_context_and_tracks_a_shift() -> None
     for t in range(1, 6):
         out = prop.step(torch.roll(feats0[0], shifts=(0, t), dims=(1, 2)))
         torch.testing.assert_close(out, torch.roll(labels0[0], shifts=(0, t), dims=(1, 2)))
-        assert len(prop.recent) == min(t, 2)
+        assert prop.context.filled == min(t, 2)
 
 
 def test_labels_at_feature_size_and_back() -> None:

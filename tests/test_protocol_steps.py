@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from cyclecorr.eval.propagation.attention import propagate_labels
+from cyclecorr.eval.propagation.context_bank import FIRST, PADDING, RING
 from cyclecorr.eval.propagation.label_maps import (
     labels_at_feature_size,
     labels_to_mask,
@@ -51,9 +52,12 @@ def test_minmax_normalises_each_channel_over_its_map() -> None:
     torch.testing.assert_close(minmax_labels(torch.full((1, 2, 2), 0.3)), torch.zeros(1, 2, 2))
 
 
-def _is_first(prop: LabelPropagator, feats: torch.Tensor) -> int:
-    """How many context slots (fixed first slot included) hold the first frame's features."""
-    return 1 + sum(f is feats for f, _ in prop.recent)
+def _frame_zero_slots(prop: LabelPropagator) -> int:
+    """How many of the next query's context slots hold frame 0's features."""
+    bank, view = prop.context, prop.context.view()
+    ring = [s for s in view.local + view.dense if s >= RING]
+    same = sum(bool(torch.equal(bank.bank[s], bank.bank[FIRST])) for s in ring)
+    return bank.occurrences(FIRST) + bank.occurrences(PADDING) + same
 
 
 def test_release_padding_gives_frame_zero_weight_nine_minus_j_over_eight() -> None:
@@ -62,11 +66,10 @@ def test_release_padding_gives_frame_zero_weight_nine_minus_j_over_eight() -> No
     onehot = torch.nn.functional.one_hot(torch.randint(0, 2, (4, 5), generator=gen), 2)
     prop = LabelPropagator(feats, onehot.permute(2, 0, 1).float(), load_protocol("timecycle"))
     assert prop.first_prediction is not None  # frame 0 was predicted from its 7 copies + itself
-    first = prop.first[0]
     for j in range(1, 10):
         # frame j sees frame 0's features in the first slot, 7 - j copies and the slot of frame
         # 0's own prediction: 9 - j of the 8 slots while j <= 7, then the first slot alone
-        assert _is_first(prop, first) == max(9 - j, 1)
+        assert _frame_zero_slots(prop) == max(9 - j, 1)
         prop.step(torch.randn(8, 4, 5, generator=gen))
     # the prediction of frame 0 is min-max normalised and replaced the most recent copy
     assert prop.first_prediction.amax(dim=(1, 2)).tolist() == [1.0, 1.0]
@@ -77,14 +80,15 @@ def test_release_padding_numerically_gives_frame_zero_nine_minus_j_over_eight() 
     # exactly 1/8. Frame 0 is foreground; every later frame's stored label is set to background,
     # so the foreground predicted at frame j is the share of slots that carry frame 0's labels.
     feats = torch.ones(3, 1, 1)
-    fg, bg = torch.tensor([0.0, 1.0]).reshape(2, 1, 1), torch.tensor([1.0, 0.0]).reshape(2, 1, 1)
+    fg = torch.tensor([0.0, 1.0]).reshape(2, 1, 1)
     proto = load_protocol("timecycle", label_norm="none")
     prop = LabelPropagator(feats, fg, proto)
     torch.testing.assert_close(prop.first_prediction, fg)  # frame 0 from 8 copies of itself
     for j in range(1, 11):
         out = prop.step(torch.ones(3, 1, 1))
         assert out[1].item() == pytest.approx((9 - j) / 8 if j <= 7 else 1 / 8)
-        prop.recent[-1] = (prop.recent[-1][0], bg.flatten(1).T)  # its (h*w, L) label table
+        latest = RING + (prop.context.head - 1) % prop.context.context  # the slot just written
+        prop.context.labels[latest] = torch.tensor([[1.0, 0.0]])  # background, (h*w, L)
 
 
 def test_crw_padding_keeps_twenty_ground_truth_copies_in_the_radius_slots() -> None:
@@ -92,12 +96,17 @@ def test_crw_padding_keeps_twenty_ground_truth_copies_in_the_radius_slots() -> N
     feats = torch.randn(8, 6, 6, generator=gen)
     labels = torch.rand(2, 6, 6, generator=gen)
     prop = LabelPropagator(feats, labels, load_protocol("crw"))
-    assert prop.first_prediction is None and len(prop.recent) == 20
-    assert all(f is prop.first[0] and y is prop.first[1] for f, y in prop.recent)
-    _, _, on_radius, counts = prop._context()  # the 20 copies are one frame, counted 20 times
-    assert on_radius.tolist() == [False, True] and counts.tolist() == [1, 20]
+    view = prop.context.view()  # the 20 copies are one slot, counted 20 times
+    assert prop.first_prediction is None and (view.dense, view.local) == ([FIRST], [PADDING])
+    assert int(view.counts[PADDING]) == 20
+    torch.testing.assert_close(prop.context.labels[PADDING], labels.flatten(1).T)  # ground truth
     prop.step(torch.randn(8, 6, 6, generator=gen))
-    assert sum(f is prop.first[0] for f, _ in prop.recent) == 19
+    view = prop.context.view()
+    assert view.local == [PADDING, RING] and int(view.counts[PADDING]) == 19
+    for _ in range(19):  # the padding is used up exactly when the ring is full
+        prop.step(torch.randn(8, 6, 6, generator=gen))
+    view = prop.context.view()
+    assert view.local == list(range(RING, RING + 20)) and prop.context.copies == 0
 
 
 def test_resize_ids_nearest_equals_pil() -> None:

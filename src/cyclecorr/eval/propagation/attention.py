@@ -17,22 +17,22 @@ frames before the top-k; those frames are only attended inside each query's wind
 normalised first under the release's rule); only the output is argmaxed. Query positions are
 processed in chunks (tiles) so the similarity block stays bounded.
 
-Internally (``attend``) every frame is a unit-norm, channels-last ``(h, w, C)`` tensor, made once
-per frame (the streaming propagator keeps its context in that form), and identical context frames
-are given once with a count.
+Internally (``attend``) the context is a bank of unit-norm, channels-last ``(N, h, w, C)`` frames
+with a ``(N*h*w, L)`` label table, made once per frame (the streaming propagator keeps a ring of
+them, ``context_bank``), the radius frames a contiguous range of it, and identical context frames
+given once with a count.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 
 from cyclecorr.eval.propagation.candidates import combine, select
 from cyclecorr.eval.propagation.spec import AttentionSpec
-from cyclecorr.eval.propagation.windowed import windowed_propagation
+from cyclecorr.eval.propagation.windowed import dense_candidates, windowed_propagation
 
 DEFAULT_MAX_ELEMENTS = 2**25  # similarity entries per chunk: 128 MiB in float32
 MAX_RADIUS_TABLE = 2**27  # cache the all-pairs radius mask up to 128 MiB of bools
@@ -140,46 +140,58 @@ def propagate_labels(
         softmax each position's labels are a convex combination of reference labels.
     """
     _check_inputs(query, refs, ref_labels)
-    h, w = query.shape[1:]
-    frames = [unit_channels_last(r) for r in refs]  # n x (h, w, C)
-    labels = torch.cat([label_table(y.to(query.dtype)) for y in ref_labels])  # (n*P, L)
-    which = _radius_frames(spec, len(frames), radius_frames, query.device)
+    n, (h, w) = refs.shape[0], query.shape[1:]
+    which = _radius_frames(spec, n, radius_frames, query.device)
+    order = torch.cat([torch.nonzero(~which).flatten(), torch.nonzero(which).flatten()])
+    bank = torch.stack([unit_channels_last(refs[i]) for i in order.tolist()])  # (n, h, w, C)
+    labels = torch.cat([label_table(ref_labels[i].to(query.dtype)) for i in order.tolist()])
+    num_dense = int((~which).sum())
+    dense, local = list(range(num_dense)), list(range(num_dense, n))
+    if counts is None:
+        counts = torch.ones(n, dtype=torch.long)
+    counts = counts.to(query.device)[order]
     out = attend(
-        unit_channels_last(query), frames, labels, spec, which, counts, max_elements, windowed
-    )
+        unit_channels_last(query), bank, labels, spec, dense, local, counts, max_elements,
+        windowed,
+    )  # fmt: skip
     return out.T.reshape(-1, h, w)  # (P, L) -> (L, h, w)
 
 
 def attend(
     query: torch.Tensor,
-    frames: Sequence[torch.Tensor],
+    bank: torch.Tensor,
     labels: torch.Tensor,
     spec: AttentionSpec,
-    radius_frames: torch.Tensor,
-    counts: torch.Tensor | None = None,
+    dense: list[int],
+    local: list[int],
+    counts: torch.Tensor,
     max_elements: int = DEFAULT_MAX_ELEMENTS,
     windowed: bool = True,
 ) -> torch.Tensor:
-    """``propagate_labels`` on prepared inputs.
+    """``propagate_labels`` on prepared inputs: a bank of frames, which are dense, which local.
 
     Args:
         query: (h, w, C) unit-norm query features (``unit_channels_last``).
-        frames: n reference frames, each (h, w, C) unit-norm.
-        labels: (n*h*w, L) float reference labels, frame-major (``label_table`` per frame).
+        bank: (N, h, w, C) unit-norm reference frames (only those in ``dense``/``local`` used).
+        labels: (N*h*w, L) float labels of the bank, frame-major (``label_table`` per frame).
         spec: Attention rule.
-        radius_frames: (n,) bool, the frames the radius applies to (all False without one).
-        counts: (n,) int64 multiplicities, or ``None`` (one each).
+        dense: Bank positions attended over every cell (no radius).
+        local: Bank positions the radius applies to (ignored without a radius: attended densely).
+        counts: (N,) int64 multiplicity of every bank frame.
         max_elements: Bound on the similarities held at once.
-        windowed: Use the windowed path for radius frames.
+        windowed: Use the windowed path for radius frames (False: the dense masked path).
 
     Returns:
         (h*w, L) float labels of the query cells, row-major.
     """
-    if counts is not None:
-        counts = counts.to(device=query.device, dtype=torch.long)
-    if not windowed or not bool(radius_frames.any()):
-        return _dense_attention(query, frames, labels, spec, radius_frames, max_elements, counts)
-    return windowed_propagation(query, frames, labels, spec, radius_frames, max_elements, counts)
+    counts = counts.to(device=query.device, dtype=torch.long)
+    if spec.radius is None or not local:  # every frame attended over every cell
+        frames = dense + local
+        cands = dense_candidates(query, bank, frames, spec, max_elements, counts[frames])
+        return combine([cands], labels, spec, int(counts[frames].sum()))
+    if not windowed:
+        return _dense_attention(query, bank, labels, spec, dense, local, max_elements, counts)
+    return windowed_propagation(query, bank, labels, spec, dense, local, max_elements, counts)
 
 
 def propagate_labels_dense(
@@ -203,27 +215,35 @@ def propagate_labels_dense(
 
 def _dense_attention(
     query: torch.Tensor,
-    frames: Sequence[torch.Tensor],
+    bank: torch.Tensor,
     labels: torch.Tensor,
     spec: AttentionSpec,
-    which: torch.Tensor,
+    dense: list[int],
+    local: list[int],
     max_elements: int,
-    counts: torch.Tensor | None = None,
+    counts: torch.Tensor,
 ) -> torch.Tensor:
-    """All-pairs attention in chunks of query rows; (h, w, C), n x (h, w, C) -> (P, L)."""
+    """All-pairs attention in chunks of query rows, ``local`` frames masked by the radius (the
+    golden path the windowed one is tested against).
+
+    Returns:
+        (h*w, L) float labels of the query cells.
+    """
     h, w, c = query.shape
-    n, cells = len(frames), h * w
-    refs = torch.stack(list(frames)).reshape(n, cells, c)  # (n, P, C)
+    frames, cells = dense + local, h * w
+    refs = bank[frames].reshape(len(frames), cells, c)  # (n, P, C)
     queries = query.reshape(cells, c)  # (P, C)
-    index_all = torch.arange(n * cells, device=query.device).reshape(n, cells)  # (n, P)
-    total = n if counts is None else int(counts.sum())
-    chunk = max(1, max_elements // max(1, n * cells))
+    positions = torch.tensor(frames, device=query.device)[:, None]  # (n, 1)
+    rows = positions * cells + torch.arange(cells, device=query.device)[None]  # (n, P)
+    which = torch.tensor([False] * len(dense) + [True] * len(local), device=query.device)
+    mine = counts[frames]
+    chunk = max(1, max_elements // max(1, len(frames) * cells))
     out = []
     for start in range(0, cells, chunk):
         index = torch.arange(start, min(start + chunk, cells), device=query.device)
         sim = torch.einsum("qc,npc->qnp", queries[index], refs)  # (Q, n, P)
-        if spec.radius is not None and bool(which.any()):
+        if local and spec.radius is not None:
             far = _far_cells(index, h, w, spec.radius)  # (Q, P)
             sim.masked_fill_(far[:, None, :] & which[None, :, None], float("-inf"))  # (Q, n, P)
-        out.append(combine([select(sim, index_all, spec, counts)], labels, spec, total))
+        out.append(combine([select(sim, rows, spec, mine)], labels, spec, int(mine.sum())))
     return torch.cat(out, dim=0)  # (P, L)

@@ -1,9 +1,10 @@
 """Streaming label propagation over a video: the reference test loops' context and feedback.
 
 The context of a query frame is the first (annotated) frame plus the ``protocol.context`` most
-recent frames (a bounded deque: memory never grows with the video). Both references pad the video
-with copies of frame 0 (``pad_with_first``): the recent slots start as copies of the first frame
-carrying its ground-truth labels, so early frames still see a full context (CRW: 20 copies; the
+recent frames (a preallocated ring, ``context_bank``: memory never grows with the video). Both
+references pad the video with copies of frame 0 (``pad_with_first``): the recent slots start as
+copies of the first frame carrying its ground-truth labels, so early frames still see a full
+context (CRW: 20 copies; the
 release: 7, which gives frame 0 the weight ``(9 - j) / 8`` at frame ``j <= 7``). With
 ``predict_first`` (the release) frame 0 is first propagated from those copies, and its normalised
 prediction takes the most recent slot, the fixed first slot keeping the ground truth. Each
@@ -13,8 +14,6 @@ prediction is normalised by ``protocol.label_norm`` (``"minmax"``: every label c
 
 from __future__ import annotations
 
-from collections import deque
-
 import torch
 
 from cyclecorr.eval.propagation.attention import (
@@ -23,6 +22,7 @@ from cyclecorr.eval.propagation.attention import (
     label_table,
     unit_channels_last,
 )
+from cyclecorr.eval.propagation.context_bank import ContextBank
 from cyclecorr.eval.propagation.protocols import PropagationProtocol
 from cyclecorr.eval.propagation.spec import spec_from_protocol
 
@@ -40,12 +40,12 @@ def minmax_labels(labels: torch.Tensor) -> torch.Tensor:
 
 
 class LabelPropagator:
-    """Streaming propagation: the first frame + a bounded window of recent frames.
+    """Streaming propagation: the first frame + a bounded ring of recent frames.
 
     Only the first frame's and the last ``protocol.context`` frames' features and labels are
     kept, on ``device``, in the form the attention reads (unit-norm channels-last features, a
-    ``(h*w, L)`` label table), made once per frame; padding copies are references to the first
-    frame's tensors, not copies, and are attended once with their count.
+    ``(h*w, L)`` label table), each made and written once (``ContextBank``); the padding copies
+    of frame 0 are one slot attended once with their count.
 
     Example:
         >>> prop = LabelPropagator(feats0, labels0, protocol)
@@ -76,39 +76,17 @@ class LabelPropagator:
         self.max_elements = max_elements
         first = first_features.to(self.device)
         self.size = (int(first.shape[1]), int(first.shape[2]))
-        self.first = (unit_channels_last(first), label_table(first_labels.to(self.device).float()))
-        self.recent: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=protocol.context)
-        if protocol.pad_with_first:
-            self.recent.extend([self.first] * protocol.context)
+        self.context = ContextBank(
+            unit_channels_last(first),
+            label_table(first_labels.to(self.device).float()),
+            protocol.context,
+            pad_with_first=protocol.pad_with_first,
+            use_first=protocol.use_first,
+            radius_on_first=protocol.radius_on_first,
+        )
         self.first_prediction: torch.Tensor | None = None
         if protocol.predict_first:
-            self.first_prediction = self._propagate(self.first[0])
-
-    def _context(self) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The context's distinct frames: features, label table, radius flags, multiplicities.
-
-        Identical slots (the padding copies of frame 0: the same tensors, under the same radius
-        rule) are kept once with their count, so they are attended once.
-
-        Returns:
-            n frames of (h, w, C) unit-norm features, (n*h*w, L) labels, (n,) bool radius
-            flags, (n,) int64 counts.
-        """
-        frames = list(self.recent)
-        first_in = self.protocol.use_first or not frames
-        slots = [(f, y, True) for f, y in frames]
-        if first_in:
-            slots.insert(0, (*self.first, self.protocol.radius_on_first))
-        unique: dict[tuple[int, int, bool], list] = {}
-        for frame, table, restricted in slots:
-            key = (id(frame), id(table), restricted)
-            unique.setdefault(key, [frame, table, restricted, 0])[3] += 1
-        entries = list(unique.values())
-        feats = [e[0] for e in entries]  # n x (h, w, C)
-        labels = torch.cat([e[1] for e in entries])  # (n*h*w, L)
-        on_radius = torch.tensor([e[2] for e in entries], dtype=torch.bool, device=self.device)
-        counts = torch.tensor([e[3] for e in entries], dtype=torch.long, device=self.device)
-        return feats, labels, on_radius, counts
+            self.first_prediction = self._propagate(self.context.bank[0].clone())
 
     @torch.no_grad()
     def step(self, features: torch.Tensor) -> torch.Tensor:
@@ -124,14 +102,14 @@ class LabelPropagator:
         return self._propagate(unit_channels_last(features.to(self.device)))
 
     def _propagate(self, query: torch.Tensor) -> torch.Tensor:
-        """``step`` for (h, w, C) unit-norm query features; the query joins the context as is."""
-        feats, labels, on_radius, counts = self._context()
-        if self.spec.radius is None:
-            on_radius = torch.zeros_like(on_radius)
-        rows = attend(query, feats, labels, self.spec, on_radius, counts, self.max_elements)
+        """``step`` for (h, w, C) unit-norm query features; the query then joins the context."""
+        view = self.context.view()
+        rows = attend(
+            query, view.bank, view.labels, self.spec, view.dense, view.local, view.counts,
+            self.max_elements,
+        )  # fmt: skip
         out = rows.T.reshape(-1, *self.size)  # (P, L) -> (L, h, w)
         if self.protocol.label_norm == "minmax":
             out = minmax_labels(out)
-        if self.protocol.context > 0:
-            self.recent.append((query, label_table(out)))
+        self.context.append(query, label_table(out))
         return out

@@ -13,8 +13,9 @@ order of exact ties).
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 
@@ -50,7 +51,7 @@ def tile_size(n_local: int, reach: int, max_elements: int) -> int:
 def _tile_similarities(
     q: torch.Tensor,
     cells: tuple[slice, slice],
-    frames: Sequence[torch.Tensor],
+    bank: torch.Tensor,
     local: list[int],
     radius: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,58 +60,91 @@ def _tile_similarities(
     Args:
         q: (Q, C) unit-norm features of the tile's queries, row-major inside the tile.
         cells: Row and column slices of the tile in the (h, w) grid.
-        frames: The context, each frame (h, w, C) unit-norm, channels last.
-        local: Positions of the radius frames in ``frames``.
+        bank: (N, h, w, C) unit-norm frames, channels last.
+        local: Bank positions of the radius frames (a contiguous run is sliced, not gathered).
         radius: Radius in feature cells.
 
     Returns:
         Similarities (Q, m, Rt), -inf outside each query's disk, and the (m, Rt) int64 flat index
         ``frame * h * w + y * w + x`` of every region cell.
     """
-    h, w, c = frames[0].shape
-    reach = window_reach(radius)
+    _, h, w, c = bank.shape
     rows, cols = cells
-    ry = torch.arange(max(0, rows.start - reach), min(h, rows.stop + reach), device=q.device)
-    rx = torch.arange(max(0, cols.start - reach), min(w, cols.stop + reach), device=q.device)
-    box = (slice(int(ry[0]), int(ry[-1]) + 1), slice(int(rx[0]), int(rx[-1]) + 1))
-    region = torch.cat([frames[f][box].reshape(-1, c) for f in local])  # (m*Rt, C), one copy
-    sim = (q @ region.T).reshape(q.shape[0], len(local), -1)  # (Q, m*Rt) -> (Q, m, Rt)
-    qy = torch.arange(rows.start, rows.stop, device=q.device)[:, None, None, None]  # (Ty,1,1,1)
-    qx = torch.arange(cols.start, cols.stop, device=q.device)[None, :, None, None]  # (1,Tx,1,1)
-    far = (qy - ry[:, None]).square() + (qx - rx).square() >= radius**2  # (Ty, Tx, Ry, Rx)
-    far = far.reshape(q.shape[0], -1)  # (Ty, Tx, Ry, Rx) -> (Q, Rt)
-    bias = torch.zeros(far.shape, dtype=sim.dtype, device=sim.device).masked_fill_(far, -math.inf)
-    sim.add_(bias[:, None, :])  # (Q, m, Rt): -inf outside each disk (5x cheaper than a mask fill)
-    cy, cx = ry.repeat_interleave(len(rx)), rx.repeat(len(ry))  # (Rt,) each, row-major
+    region = TileRegion.of(rows.start, rows.stop, cols.start, cols.stop, h, w, radius, q.device)
+    box = region.box
+    refs = _frames(bank, local)[:, box[0], box[1]].reshape(-1, c)  # (m*Rt, C), one copy
+    sim = (q @ refs.T).reshape(q.shape[0], len(local), -1)  # (Q, m*Rt) -> (Q, m, Rt)
+    sim.add_(region.bias.to(sim.dtype)[:, None, :])  # -inf outside each disk (Q, m, Rt)
     frame_index = torch.tensor(local, device=q.device)[:, None]  # (m, 1)
-    index = frame_index * (h * w) + (cy * w + cx)[None, :]  # (m, Rt)
+    index = frame_index * (h * w) + region.cells[None, :]  # (m, Rt)
     return sim, index
+
+
+class TileRegion(NamedTuple):
+    """The reference region of one query tile: the same for every frame, so it is cached.
+
+    Attributes:
+        box: Row and column slices of the region (the tile grown by the reach, clipped).
+        bias: (Q, Rt) float32, 0 inside each query's disk and -inf outside (added to the
+            similarities: five times cheaper than a broadcast mask fill).
+        cells: (Rt,) int64 flat ``y * w + x`` of every region cell, row-major.
+    """
+
+    box: tuple[slice, slice]
+    bias: torch.Tensor
+    cells: torch.Tensor
+
+    @staticmethod
+    @functools.lru_cache(maxsize=64)  # one video size: ~28 tiles of 1.5 MiB at 480p
+    def of(
+        y0: int, y1: int, x0: int, x1: int, h: int, w: int, radius: float, device: torch.device
+    ) -> TileRegion:
+        """The region of the tile ``[y0, y1) x [x0, x1)`` of an ``h x w`` grid."""
+        reach = window_reach(radius)
+        ry = torch.arange(max(0, y0 - reach), min(h, y1 + reach), device=device)
+        rx = torch.arange(max(0, x0 - reach), min(w, x1 + reach), device=device)
+        qy = torch.arange(y0, y1, device=device)[:, None, None, None]  # (Ty, 1, 1, 1)
+        qx = torch.arange(x0, x1, device=device)[None, :, None, None]  # (1, Tx, 1, 1)
+        far = (qy - ry[:, None]).square() + (qx - rx).square() >= radius**2  # (Ty, Tx, Ry, Rx)
+        far = far.reshape((y1 - y0) * (x1 - x0), -1)  # (Q, Rt)
+        bias = torch.zeros(far.shape, device=device).masked_fill_(far, -math.inf)
+        cells = (ry[:, None] * w + rx[None, :]).reshape(-1)  # (Rt,)
+        box = (slice(int(ry[0]), int(ry[-1]) + 1), slice(int(rx[0]), int(rx[-1]) + 1))
+        return TileRegion(box, bias, cells)
+
+
+def _frames(bank: torch.Tensor, positions: list[int]) -> torch.Tensor:
+    """``bank[positions]``: a view when the positions are a contiguous increasing run."""
+    first, last = positions[0], positions[-1]
+    if positions == list(range(first, last + 1)):
+        return bank[first : last + 1]
+    return bank[positions]
 
 
 def dense_candidates(
     query: torch.Tensor,
-    frames: Sequence[torch.Tensor],
+    bank: torch.Tensor,
     dense: list[int],
     spec: AttentionSpec,
     max_elements: int,
-    counts: torch.Tensor | None = None,
+    counts: torch.Tensor,
 ) -> Candidates:
     """Top-k of every query over whole context frames, in chunks of queries.
 
     Args:
         query: (h, w, C) unit-norm query features.
-        frames: The context, each frame (h, w, C) unit-norm.
-        dense: Positions of the frames to attend densely.
+        bank: (N, h, w, C) unit-norm frames.
+        dense: Bank positions of the frames to attend densely.
         spec: Attention rule.
         max_elements: Bound on the similarities held at once.
-        counts: (g,) int64 multiplicity of each of those frames (``None``: one each).
+        counts: (g,) int64 multiplicity of each of those frames.
 
     Returns:
         Candidates with (P, g, k) (or (P, 1, k) when joint) values and rows.
     """
     h, w, c = query.shape
     cells = h * w
-    refs = torch.stack([frames[f] for f in dense]).reshape(len(dense), cells, c)  # (g, P, C)
+    refs = _frames(bank, dense).reshape(len(dense), cells, c)  # (g, P, C)
     positions = torch.tensor(dense, device=query.device)[:, None]  # (g, 1)
     rows = positions * cells + torch.arange(cells, device=query.device)[None]  # (g, P)
     queries = query.reshape(cells, c)  # (P, C)
@@ -124,12 +158,13 @@ def dense_candidates(
 
 def windowed_propagation(
     query: torch.Tensor,
-    frames: Sequence[torch.Tensor],
+    bank: torch.Tensor,
     labels: torch.Tensor,
     spec: AttentionSpec,
-    radius_frames: torch.Tensor,
+    dense: list[int],
+    local: list[int],
     max_elements: int,
-    counts: torch.Tensor | None = None,
+    counts: torch.Tensor,
 ) -> torch.Tensor:
     """Propagate with the radius frames attended only inside each query's window.
 
@@ -138,35 +173,33 @@ def windowed_propagation(
 
     Args:
         query: (h, w, C) unit-norm query features.
-        frames: The context, n frames of (h, w, C) unit-norm features.
-        labels: (n*h*w, L) float reference labels, frame-major.
+        bank: (N, h, w, C) unit-norm frames.
+        labels: (N*h*w, L) float labels of the bank, frame-major.
         spec: Attention rule; ``spec.radius`` must be set.
-        radius_frames: (n,) bool, True for the frames the radius applies to (at least one).
+        dense: Bank positions attended densely (CRW's first frame).
+        local: Bank positions the radius applies to (at least one).
         max_elements: Bound on the similarities held at once (chunks and tile size).
-        counts: (n,) int64 multiplicity of each context frame (``None``: one each).
+        counts: (N,) int64 multiplicity of every bank frame.
 
     Returns:
         (h*w, L) float labels of the query cells, row-major.
     """
-    assert spec.radius is not None and bool(radius_frames.any())
+    assert spec.radius is not None and local
     h, w, c = query.shape
-    if counts is None:
-        counts = torch.ones(len(frames), dtype=torch.long, device=query.device)
-    local = torch.nonzero(radius_frames).flatten().tolist()  # m radius frames
-    dense = torch.nonzero(~radius_frames).flatten().tolist()
     far = None
     if dense:
-        far = dense_candidates(query, frames, dense, spec, max_elements, counts[dense])
+        far = dense_candidates(query, bank, dense, spec, max_elements, counts[dense])
+    local_counts = counts[local]
     cell = torch.arange(h * w, device=query.device).reshape(h, w)  # flat index of each query
     side = tile_size(len(local), window_reach(spec.radius), max_elements)
-    total = int(counts.sum())
+    total = int(counts[dense + local].sum())
     out = labels.new_empty(h, w, labels.shape[1])  # (h, w, L)
     for y0 in range(0, h, side):
         for x0 in range(0, w, side):
             rows, cols = slice(y0, min(h, y0 + side)), slice(x0, min(w, x0 + side))
             q = query[rows, cols].reshape(-1, c)  # (Ty, Tx, C) -> (Q, C)
-            sim, index = _tile_similarities(q, (rows, cols), frames, local, spec.radius)
-            cands = [select(sim, index, spec, counts[local])]
+            sim, index = _tile_similarities(q, (rows, cols), bank, local, spec.radius)
+            cands = [select(sim, index, spec, local_counts)]
             if far is not None:
                 mine = cell[rows, cols].reshape(-1)  # (Ty, Tx) -> (Q,)
                 cands.insert(0, pick_queries(far, mine))
