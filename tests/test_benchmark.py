@@ -27,6 +27,26 @@ def test_training_benchmark_cli_prints_its_numbers(capsys: pytest.CaptureFixture
     assert "s/step:" in out and "clips/s:" in out and "peak memory:" in out
 
 
+def test_data_benchmark_cli_prints_every_loader_and_the_ratios(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two 1 s videos: the command generates, prepares and reads them (no speed asserted)."""
+    main(["data", "--videos", "2", "--seconds", "1", "--clips", "3", "--prepare-workers", "1"])
+    out = capsys.readouterr().out
+    assert "key frames per video [1, 1]" in out
+    assert "prepare (12 fps JPEGs):" in out and "24 frames" in out  # 2 x 1 s at 12 fps
+    for line in (
+        "(a) mp4 VideoTreeDataset, pyav:",
+        "(b) frames FrameListDataset:",
+        "(c) plain PyAV decode-all loader:",
+        "ratio (a)/(c) pyav:",
+        "ratio (b)/(c):",
+    ):
+        assert line in out
+    rates = [float(line.split()[-4]) for line in out.splitlines() if "clips/s per worker" in line]
+    assert len(rates) >= 3 and all(rate > 0 for rate in rates)
+
+
 @pytest.mark.data
 def test_propagation_benchmark_on_davis_mini(
     shared_data: Path, capsys: pytest.CaptureFixture[str]

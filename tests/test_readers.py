@@ -57,6 +57,26 @@ def test_pyav_decoding_from_the_start_matches_seeking(lossless_video: WrittenVid
     assert np.array_equal(seeking, lossless_video.frames[[30, 33, 36]])
 
 
+def test_pyav_skipping_unwanted_non_reference_frames_is_bit_exact(
+    tmp_path: Path, make_video: VideoFactory
+) -> None:
+    """A lossy x264 file has B-frames no frame refers to; a clip read skips decoding those it
+    does not want and still returns exactly the frames of a full decode."""
+    import av
+
+    video = make_video(tmp_path / "lossy.mp4", num_frames=60, lossless=False)
+    with av.open(str(video.path)) as container:
+        full = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    with av.open(str(video.path)) as container:
+        container.streams.video[0].codec_context.skip_frame = "NONREF"
+        references = sum(1 for _ in container.decode(video=0))
+    assert len(full) == 60 and references < 50  # the file has skippable frames
+    reader = PyAVReader(video.path)
+    assert reader._info().pts_step > 0  # the seeking path, where frames are skipped
+    for wanted in ([3, 7, 11, 15, 29, 33], [0, 1, 2], [58, 10, 59, 10], [31]):
+        assert np.array_equal(reader.get_frames(wanted), np.stack([full[i] for i in wanted]))
+
+
 def test_pyav_repeats_the_last_frame_for_an_announced_off_by_one(
     lossless_video: WrittenVideo,
 ) -> None:

@@ -1,7 +1,7 @@
-"""``python -m cyclecorr.benchmark {propagation,training} ...``: print measured speed and memory.
+"""``python -m cyclecorr.benchmark {propagation,training,data} ...``: print measured numbers.
 
-A plain argparse CLI over ``cyclecorr.benchmark.propagation`` and ``cyclecorr.benchmark.training``;
-it prints one line per number.
+A plain argparse CLI over ``cyclecorr.benchmark.propagation``, ``cyclecorr.benchmark.training``
+and ``cyclecorr.benchmark.data``; it prints one line per number.
 """
 
 from __future__ import annotations
@@ -31,6 +31,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     train.add_argument("--steps", type=int, default=10)
     train.add_argument("--warmup", type=int, default=3)
     train.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. experiment=paper")
+    data = sub.add_parser("data", help="training clips/s per loader worker: mp4, frames, plain")
+    data.add_argument("--videos", type=int, default=6, help="generated videos (6)")
+    data.add_argument("--seconds", type=float, default=10.0, help="length of each video (10)")
+    data.add_argument("--clips", type=int, default=30, help="timed clips per loader (30)")
+    data.add_argument("--crop-size", type=int, default=240, help="training crop (240)")
+    data.add_argument("--short-side", type=int, default=256, help="video short side (256)")
+    data.add_argument("--prepare-workers", type=int, default=2, help="export processes (2)")
     return parser.parse_args(argv)
 
 
@@ -50,11 +57,46 @@ def print_training(args: argparse.Namespace) -> None:
     print(f"  final loss:   {r['final_loss']:.4f}")
 
 
+def print_data(args: argparse.Namespace) -> None:
+    """Run the data-loading benchmark and print one line per number, then the ratios."""
+    from cyclecorr.benchmark.data import bench_data
+
+    r = bench_data(
+        args.videos, args.seconds, args.clips, args.crop_size, args.short_side, args.prepare_workers
+    )
+    tree, rates = r["tree"], r["clips_per_second"]
+    width, height = tree.size
+    print(
+        f"data loading, {len(tree.videos)} generated videos ({args.seconds:g} s, 25/30 fps, "
+        f"{width}x{height}, H.264 crf 23, key frames per video {tree.key_frames}), TimeCycle "
+        f"clips at crop {r['crop_size']}, one process, one torch thread, {r['clips']} clips each:"
+    )
+    print(f"  prepare (12 fps JPEGs):           {r['prepare_seconds']:.1f} s, ", end="")
+    print(f"{r['prepared_frames']} frames, {args.prepare_workers} workers")
+    labels = {
+        "mp4_decord": "(a) mp4 VideoTreeDataset, decord",
+        "mp4_pyav": "(a) mp4 VideoTreeDataset, pyav",
+        "frames": "(b) frames FrameListDataset",
+        "plain_pyav": "(c) plain PyAV decode-all loader",
+    }
+    for key, label in labels.items():
+        if key in rates:
+            print(f"  {label + ':':34s} {rates[key]:.2f} clips/s per worker")
+    plain = rates["plain_pyav"]
+    for key, label in (("mp4_decord", "(a)/(c) decord"), ("mp4_pyav", "(a)/(c) pyav")):
+        if key in rates:
+            print(f"  ratio {label + ':':28s} {rates[key] / plain:.2f}x")
+    print(f"  ratio {'(b)/(c):':28s} {rates['frames'] / plain:.2f}x")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print one line per number."""
     args = parse_args(argv)
     if args.what == "training":
         print_training(args)
+        return
+    if args.what == "data":
+        print_data(args)
         return
     from cyclecorr.benchmark.propagation import bench_propagation
 

@@ -16,7 +16,10 @@ and that lives here:
 - run-long counters (non-finite steps, unreadable videos skipped) that survive resume;
 - the optimiser (a partial over all parameters) and an optional per-step LR scheduler;
 - the training step itself: ``compute_loss``, the guard, ``train/loss`` and the objective's
-  ``train_metrics``.
+  ``train_metrics``;
+- an optional ``torch.compile`` of the networks (``compile=True``; the encoder here, each objective
+  adds its own modules through ``maybe_compile``), compiled in place with ``nn.Module.compile``
+  so parameter names, checkpoints and the ``encoder`` attribute are unchanged.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class CorrespondenceSystem(pl.LightningModule):
             every optimiser step.
         freeze_encoder_steps: optimiser steps during which the encoder is frozen (0 = never).
         max_nonfinite_in_row: consecutive non-finite losses that abort the run.
+        compile: ``torch.compile`` the encoder (and the objective's own networks) in place; the
+            values are the eager ones up to float rounding. The first steps pay the compilation.
     """
 
     def __init__(
@@ -57,9 +62,11 @@ class CorrespondenceSystem(pl.LightningModule):
         scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
         freeze_encoder_steps: int = 0,
         max_nonfinite_in_row: int = 10,
+        compile: bool = False,
     ) -> None:
         super().__init__()
-        self.encoder = encoder
+        self.compile_networks = compile
+        self.encoder = self.maybe_compile(encoder)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.freeze_encoder_steps = freeze_encoder_steps
@@ -67,6 +74,19 @@ class CorrespondenceSystem(pl.LightningModule):
         self.nonfinite_in_row = 0
         self.nonfinite_steps = 0
         self.skipped_videos = 0
+
+    def maybe_compile(self, module: nn.Module) -> nn.Module:
+        """``module`` itself, compiled in place (``nn.Module.compile``) when ``compile=True``.
+
+        In place, unlike ``torch.compile(module)``, which wraps it: the state-dict keys stay
+        ``encoder.*`` / ``tracker.*``, so checkpoints load either way. ``dynamic=False``: one
+        graph per input shape (the tracker sees ``k`` batch sizes per step, the encoder two
+        image sizes), because with symbolic batch sizes the backward of ``affine_grid`` fails in
+        torch 2.14 ("SymIntArrayRef expected to contain only concrete integers").
+        """
+        if self.compile_networks:
+            module.compile(dynamic=False)
+        return module
 
     # -------------------------------------------------------------- objective
     def compute_loss(self, batch: Batch) -> Any:

@@ -40,6 +40,8 @@ class CRWSystem(CorrespondenceSystem):
         freeze_encoder_steps: optimiser steps with the encoder frozen (0 = never).
         max_nonfinite_in_row: consecutive non-finite losses that abort the run.
         dropout_seed: seed of the edge-dropout masks (0 is valid).
+        compile: ``torch.compile`` the encoder and the node head in place (same values up to
+            float rounding).
     """
 
     def __init__(
@@ -52,8 +54,11 @@ class CRWSystem(CorrespondenceSystem):
         freeze_encoder_steps: int = 0,
         max_nonfinite_in_row: int = 10,
         dropout_seed: int = 0,
+        compile: bool = False,
     ) -> None:
-        super().__init__(encoder, optimizer, scheduler, freeze_encoder_steps, max_nonfinite_in_row)
+        super().__init__(
+            encoder, optimizer, scheduler, freeze_encoder_steps, max_nonfinite_in_row, compile
+        )
         # the partials stay out of the checkpoint so it loads with torch.load(weights_only=True)
         self.save_hyperparameters(ignore=["encoder", "head", "loss", "optimizer", "scheduler"])
         channels = getattr(encoder, "out_channels", None)
@@ -63,7 +68,7 @@ class CRWSystem(CorrespondenceSystem):
                 f"`out_channels` (found {channels!r} on {type(encoder).__name__}); use "
                 "cyclecorr.models.encoder.Encoder."
             )
-        self.head = head(channels)
+        self.head = self.maybe_compile(head(channels))
         self.loss = loss
         self.dropout_seed = dropout_seed
 

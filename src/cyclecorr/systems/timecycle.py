@@ -47,6 +47,8 @@ class TimeCycleSystem(CorrespondenceSystem):
             every optimiser step.
         freeze_encoder_steps: optimiser steps during which the encoder is frozen (0 = never).
         max_nonfinite_in_row: consecutive non-finite losses that abort the run.
+        compile: ``torch.compile`` the encoder and the tracker in place (same values up to float
+            rounding).
     """
 
     def __init__(
@@ -58,12 +60,15 @@ class TimeCycleSystem(CorrespondenceSystem):
         scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
         freeze_encoder_steps: int = 0,
         max_nonfinite_in_row: int = 10,
+        compile: bool = False,
     ) -> None:
-        super().__init__(encoder, optimizer, scheduler, freeze_encoder_steps, max_nonfinite_in_row)
+        super().__init__(
+            encoder, optimizer, scheduler, freeze_encoder_steps, max_nonfinite_in_row, compile
+        )
         # The partials stay out of the checkpoint so it loads with torch.load(weights_only=True);
         # train.py logs the whole resolved config instead.
         self.save_hyperparameters(ignore=["encoder", "tracker", "loss", "optimizer", "scheduler"])
-        self.tracker = tracker
+        self.tracker = self.maybe_compile(tracker)
         self.loss = loss
 
     # ----------------------------------------------------------------- stages

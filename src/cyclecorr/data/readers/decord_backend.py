@@ -3,8 +3,8 @@
 ``DecordReader`` meets the ``VideoReader`` contract of ``cyclecorr.data.readers.base``. Frame
 ``i`` is the i-th frame the decoder outputs. The resize target is computed from the stream's
 native size (probed with PyAV from the header when PyAV is installed, else by decoding frame 0
-with decord) and handed to decord, so ffmpeg's scaler does the resizing and
-pixels differ slightly from the PyAV and frame-folder readers, which resize after decoding.
+with decord) and handed to decord, so ffmpeg's scaler does the resizing, as in the PyAV
+reader; pixels differ slightly from the frame-folder reader, which resizes after decoding.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@
 ``reader.get_frames(indices) -> (T, H, W, 3) uint8 RGB``. Frame ``i`` is the i-th frame the
 decoder outputs (decord's convention), not a timestamp, so all backends agree on variable frame
 rate files and broken timestamps. Resizing keeps the aspect ratio and makes the short side
-``short_side`` (``cyclecorr.data.transforms.short_side_size``): decord resizes inside the decoder
-(ffmpeg's scaler), PyAV and frame folders decode at full size and resize with
+``short_side`` (``cyclecorr.data.transforms.short_side_size``): decord and PyAV resize at decode
+with ffmpeg's scaler (bicubic), frame folders decode at full size and resize with
 ``transforms.resize_short_side`` (bilinear, antialiased), so resized pixels differ slightly
 between backends while unresized frames are identical.
 

@@ -1,4 +1,4 @@
-"""Frames through PyAV (any platform), indexed by decode order, resized after decoding.
+"""Frames through PyAV (any platform), indexed by decode order, resized at decode.
 
 ``PyAVReader`` meets the ``VideoReader`` contract of ``cyclecorr.data.readers.base``. One demux
 pass (no decoding) counts the frames and checks whether timestamps are regular (frame ``i`` at
@@ -6,18 +6,23 @@ pass (no decoding) counts the frames and checks whether timestamps are regular (
 from the start counting frames when timestamps are irregular, so frame ``i`` is the i-th decoded
 frame as in decord. Deliberate deviation from plain PyAV: a container that announces 1-2 more
 frames than it decodes repeats its last frame for them, matching decord.
+
+A clip is one decode pass, and only what it needs is paid for: on the seeking path a packet that
+holds no wanted frame is decoded with ``skip_frame="NONREF"``, so non-reference frames (most
+B-frames), which no other frame is predicted from, are dropped without being decoded; only the
+wanted frames are converted to RGB, by ffmpeg's scaler, resized to the short side in the same
+call (bicubic, as decord's ``scale`` filter).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from cyclecorr.data.readers.base import VideoReadError, check_indices, output_size, require_file
-from cyclecorr.data.transforms import resize_short_side
 
 
 class _StreamIndex(NamedTuple):
@@ -59,7 +64,7 @@ def _index_stream(path: Path) -> _StreamIndex:
 
 
 class PyAVReader:
-    """Frames through PyAV (any platform); resized after decoding when asked.
+    """Frames through PyAV (any platform); resized at decode when asked.
 
     Reads seek to the keyframe before the first wanted frame when the stream's timestamps are
     regular (frame i at ``pts0 + i * step``), else decode from the start counting frames. A
@@ -107,10 +112,14 @@ class PyAVReader:
             raise VideoReadError(
                 f"pyav_reader.py: PyAV failed to decode {self.path}: {err}"
             ) from err
-        frames = np.stack([found[i] for i in wanted])  # (T, H, W, 3)
-        if self.short_side is not None:
-            frames = resize_short_side(frames, self.short_side)
-        return frames
+        return np.stack([found[i] for i in wanted])  # (T, H, W, 3)
+
+    def _to_rgb(self, frame: Any) -> np.ndarray:
+        """One decoded frame as ``(H, W, 3)`` uint8 RGB at the output size (one swscale call)."""
+        if self.short_side is None:
+            return frame.to_ndarray(format="rgb24")
+        width, height = self.size
+        return frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="BICUBIC")
 
     def _decode_seeking(
         self, wanted: list[int], info: _StreamIndex
@@ -119,18 +128,23 @@ class PyAVReader:
         import av
 
         found: dict[int, np.ndarray] = {}
-        wanted_set = set(wanted)
+        wanted_pts = {info.first_pts + i * info.pts_step for i in wanted}
         with av.open(str(self.path)) as container:
             stream = container.streams.video[0]
+            context = stream.codec_context
             container.seek(info.first_pts + wanted[0] * info.pts_step, stream=stream)
-            for frame in container.decode(stream):
-                if frame.pts is None or (frame.pts - info.first_pts) % info.pts_step:
-                    return None
-                index = (frame.pts - info.first_pts) // info.pts_step
-                if index in wanted_set:
-                    found[index] = frame.to_ndarray(format="rgb24")  # (H, W, 3)
-                if index >= wanted[-1]:
-                    break
+            for packet in container.demux(stream):
+                # a non-reference frame nobody wants is needed by no other frame: not decoded
+                unwanted = packet.pts is not None and packet.pts not in wanted_pts
+                context.skip_frame = "NONREF" if unwanted else "DEFAULT"
+                for frame in context.decode(packet):
+                    if frame.pts is None or (frame.pts - info.first_pts) % info.pts_step:
+                        return None
+                    index = (frame.pts - info.first_pts) // info.pts_step
+                    if frame.pts in wanted_pts:
+                        found[index] = self._to_rgb(frame)  # (H, W, 3)
+                    if index >= wanted[-1]:
+                        return found if len(found) == len(wanted) else None
         return found if len(found) == len(wanted) else None
 
     def _decode_from_start(self, wanted: list[int], info: _StreamIndex) -> dict[int, np.ndarray]:
@@ -142,7 +156,7 @@ class PyAVReader:
         with av.open(str(self.path)) as container:
             for frame in container.decode(container.streams.video[0]):
                 if decoded in wanted_set:
-                    found[decoded] = frame.to_ndarray(format="rgb24")  # (H, W, 3)
+                    found[decoded] = self._to_rgb(frame)  # (H, W, 3)
                 last, decoded = frame, decoded + 1
                 if decoded > wanted[-1]:
                     break
@@ -153,7 +167,7 @@ class PyAVReader:
                     f"{decoded} decode (truncated or corrupt); frames {missing} are missing."
                 )
             if missing and last is not None:  # announced off-by-one: repeat the last frame
-                found |= dict.fromkeys(missing, last.to_ndarray(format="rgb24"))
+                found |= dict.fromkeys(missing, self._to_rgb(last))
         return found
 
     def close(self) -> None:
