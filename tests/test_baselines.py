@@ -54,3 +54,27 @@ def test_default_baselines_add_the_checkpoint_row() -> None:
     assert [b.name for b in with_ckpt[-2:]] == ["checkpoint run1/last.ckpt", "checkpoint b.ckpt"]
     crw = baselines.default_baselines([{"path": "/c.ckpt", "name": "CRW", "stop_at": "layer3"}])
     assert crw[-1].name == "CRW" and crw[-1].build.args == ("/c.ckpt", None, "layer3")  # type: ignore[attr-defined]
+
+
+def test_a_finished_row_is_rescored_not_recomputed(tmp_path: Path) -> None:
+    root = tmp_path / "davis"
+    make_davis_tree(root, num_videos=1, num_frames=3)
+    builds: list[str] = []
+
+    def counted() -> object:
+        builds.append("pixels")
+        return pixel_encoder()
+
+    def run(size: int) -> list[baselines.BaselineRow]:
+        protocol = {"timecycle": load_protocol("timecycle", size=size)}
+        row = baselines.Baseline("pixels", counted, "lab")  # type: ignore[arg-type]
+        return baselines.run_baselines(root, tmp_path / "b", protocol, [row], progress=False)
+
+    first = run(32)
+    assert len(builds) == 1 and (tmp_path / "b/pixels/timecycle/row.json").is_file()
+    assert run(32) == first and len(builds) == 1  # same record: rescored from the folder
+    run(40)  # another protocol field: propagated again
+    assert len(builds) == 2
+    (tmp_path / "b/pixels/timecycle/row.json").unlink()  # a killed row has no record yet
+    run(40)
+    assert len(builds) == 3

@@ -8,11 +8,19 @@ in the TimeCycle layout (``layer3`` at stride 1, a bias-free Kaiming-initialised
 optionally trained checkpoints; each propagated under every given protocol (copy-first-frame is
 protocol-free). Scores use the official DAVIS definitions; the table is markdown with J&F-Mean,
 J-Mean and F-Mean in percent.
+
+A finished row is never propagated twice: each row's prediction folder gets a ``row.json``
+(method, what built its encoder, the protocol's every field, the sequences) when its last
+sequence is written, and a later run into the same folder (same ``run_name``) that finds an equal
+``row.json`` rescores those predictions instead of recomputing them. A long table therefore
+resumes after a kill, and rows can be added to a finished table at the cost of the new rows only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -47,10 +55,15 @@ class BaselineRow(NamedTuple):
 
 
 class Baseline(NamedTuple):
-    """A method to evaluate: its display name and a no-argument constructor of its encoder."""
+    """A method to evaluate: its display name and a no-argument constructor of its encoder.
+
+    ``source`` identifies the encoder's weights beyond the name (a checkpoint's path, arch and
+    stop_at); a resumed table reuses a row's predictions only when name and source agree.
+    """
 
     name: str
     build: Callable[[], nn.Module]
+    source: str = ""
 
 
 def default_baselines(
@@ -79,7 +92,10 @@ def default_baselines(
             checkpoint_encoder, path, spec.get("arch", arch), spec.get("stop_at", stop_at)
         )
         name = spec.get("name") or f"checkpoint {checkpoint_label(path)}"
-        rows.append(Baseline(name, build))
+        source = json.dumps(
+            {"path": str(Path(path).resolve()), "arch": build.args[1], "stop_at": build.args[2]}
+        )
+        rows.append(Baseline(name, build, source))
     return rows
 
 
@@ -148,13 +164,47 @@ def run_baselines(
     write_copy_first_frame(davis_root, out / "copy_first_frame", names)
     rows = [_score(davis_root, out / "copy_first_frame", names, "copy first frame", "-")]
     for baseline in baselines:
-        encoder = baseline.build().to(device)
         slug = "".join(c if c.isalnum() else "_" for c in baseline.name.lower())
+        encoder: nn.Module | None = None
         for proto_name, protocol in protocols.items():
             pred = out / slug / proto_name
-            run_davis(encoder, davis_root, pred, protocol, names, device=device, progress=progress)
+            record = row_record(baseline, protocol, names)
+            if not row_is_done(pred, record):
+                if encoder is None:
+                    encoder = baseline.build().to(device)
+                run_davis(
+                    encoder, davis_root, pred, protocol, names, device=device, progress=progress
+                )
+                (pred / ROW_RECORD).write_text(json.dumps(record, indent=1))
             rows.append(_score(davis_root, pred, names, baseline.name, proto_name))
     return rows
+
+
+ROW_RECORD = "row.json"
+
+
+def row_record(
+    baseline: Baseline, protocol: PropagationProtocol, sequences: list[str]
+) -> dict[str, object]:
+    """What made a row's predictions: method, encoder source, every protocol field, sequences."""
+    fields = json.loads(json.dumps(dataclasses.asdict(protocol), default=str))
+    return {
+        "method": baseline.name,
+        "source": baseline.source,
+        "protocol": fields,
+        "sequences": sequences,
+    }
+
+
+def row_is_done(pred_dir: Path, record: dict[str, object]) -> bool:
+    """Whether ``pred_dir`` holds finished predictions made exactly as ``record`` says."""
+    path = pred_dir / ROW_RECORD
+    if not path.is_file():
+        return False
+    try:
+        return bool(json.loads(path.read_text()) == record)
+    except json.JSONDecodeError:
+        return False
 
 
 def format_table(rows: list[BaselineRow], title: str) -> str:
