@@ -12,7 +12,7 @@ Fixtures:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -84,6 +84,15 @@ def shared_data() -> Path:
     if not root.is_dir():
         pytest.skip(f"real data not found at {root}; set CYCLECORR_DATA to ../shared/data")
     return root
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Many tiny ops: one thread avoids intra-op barriers stalling on a busy shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True, scope="session")

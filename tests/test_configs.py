@@ -1,19 +1,18 @@
 """Every experiment composes, instantiates (datamodule, model, trainer) and trains one CPU step.
 
 Real-video experiments run on tiny trees and frame lists generated in ``tmp_path``;
-``davis_videos`` and ``real_cpu`` also run on the real clips under ``CYCLECORR_DATA`` (``data`` marker).
+``davis_videos``, ``real_cpu`` and ``crw_real_cpu`` also run on the real clips under
+``CYCLECORR_DATA`` (``data`` marker).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import hydra
 import pytest
-import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -30,15 +29,6 @@ ONE_CPU_STEP = [
     "validate_before_training=false",
 ]
 DATA_DIR = Path(os.environ.get("CYCLECORR_DATA", REPO_ROOT.parent / "shared" / "data"))
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """One intra-op thread: on a small shared CPU, spinning OpenMP threads slow steps tenfold."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def compose_train(overrides: list[str]) -> DictConfig:

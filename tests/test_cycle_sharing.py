@@ -12,8 +12,6 @@ the same gradients (float tolerance: the batched calls change the summation orde
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from torch import Tensor, nn
@@ -24,14 +22,7 @@ from cyclecorr.models.tracker import Tracker
 from cyclecorr.ops.affinity import l2_normalize
 from cyclecorr.ops.geometry import theta_from_params
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Many tiny ops: one thread avoids intra-op barriers stalling on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def release_long_cycles(tracker: nn.Module, frame_feats: Tensor, query: Tensor) -> Tensor:

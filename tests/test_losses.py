@@ -6,7 +6,6 @@ The similarity forms have their own golden tests in ``test_similarity.py``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -21,14 +20,7 @@ from cyclecorr.models.tracker import Tracker, TrackStep
 from cyclecorr.ops.affinity import l2_normalize
 from cyclecorr.ops.geometry import identity_theta, theta_from_params
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Many tiny ops: one thread avoids intra-op barriers stalling on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ------------------------------------------------------------------ theta

@@ -14,7 +14,6 @@ from them at a known ``theta``, so the only way to answer is correct geometry. T
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -27,14 +26,7 @@ from cyclecorr.ops.affinity import affinity, l2_normalize
 from cyclecorr.ops.crop import QUIRK_TRANSLATION_SCALE
 from cyclecorr.ops.geometry import identity_theta, theta_from_params
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Many tiny ops: one thread avoids intra-op barriers stalling on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def angle_of(theta: torch.Tensor) -> torch.Tensor:
