@@ -37,6 +37,7 @@ def test_data_benchmark_cli_prints_every_loader_and_the_ratios(
     assert "prepare (12 fps JPEGs):" in out and "24 frames" in out  # 2 x 1 s at 12 fps
     for line in (
         "(a) mp4 VideoTreeDataset, pyav:",
+        "(a) mp4 VideoTreeDataset, torchcodec:",  # its rate, or why it was skipped
         "(b) frames FrameListDataset:",
         "(c) plain PyAV decode-all loader:",
         "ratio (a)/(c) pyav:",

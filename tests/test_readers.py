@@ -13,9 +13,11 @@ from PIL import Image
 from conftest import VideoFactory, WrittenVideo
 from cyclecorr.data.readers import factory
 from cyclecorr.data.readers.base import VideoReader, VideoReadError
+from cyclecorr.data.readers.decord_backend import DecordReader
 from cyclecorr.data.readers.factory import decord_available, open_video
 from cyclecorr.data.readers.frame_folder import FrameFolderReader
 from cyclecorr.data.readers.pyav_backend import PyAVReader
+from cyclecorr.data.readers.torchcodec_backend import TorchCodecReader
 from cyclecorr.data.transforms import resize_short_side
 
 BACKENDS = [
@@ -191,6 +193,20 @@ def test_bad_arguments(lossless_video: WrittenVideo, monkeypatch: pytest.MonkeyP
     assert isinstance(open_video(lossless_video.path), PyAVReader)  # auto falls back to PyAV
     with pytest.raises(ValueError, match="decord is not installed"):
         open_video(lossless_video.path, backend="decord")
+
+
+def test_torchcodec_backend_is_opt_in(
+    lossless_video: WrittenVideo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torchcodec is an optional extra: asked for without it, a ValueError says how to install
+    it; "auto" never picks it (decord first, then PyAV)."""
+    monkeypatch.setattr(factory, "torchcodec_available", lambda: False)
+    with pytest.raises(ValueError, match=r"torchcodec cannot be imported.*cyclecorr\[torchcodec\]"):
+        open_video(lossless_video.path, backend="torchcodec")
+    monkeypatch.setattr(factory, "torchcodec_available", lambda: True)
+    assert isinstance(open_video(lossless_video.path, backend="torchcodec"), TorchCodecReader)
+    expected = DecordReader if decord_available() else PyAVReader
+    assert type(open_video(lossless_video.path)) is expected
 
 
 @pytest.mark.data

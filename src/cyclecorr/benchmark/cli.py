@@ -71,19 +71,23 @@ def print_data(args: argparse.Namespace) -> None:
         f"{width}x{height}, H.264 crf 23, key frames per video {tree.key_frames}), TimeCycle "
         f"clips at crop {r['crop_size']}, one process, one torch thread, {r['clips']} clips each:"
     )
-    print(f"  prepare (12 fps JPEGs):           {r['prepare_seconds']:.1f} s, ", end="")
+    print(f"  prepare (12 fps JPEGs):               {r['prepare_seconds']:.1f} s, ", end="")
     print(f"{r['prepared_frames']} frames, {args.prepare_workers} workers")
     labels = {
         "mp4_decord": "(a) mp4 VideoTreeDataset, decord",
         "mp4_pyav": "(a) mp4 VideoTreeDataset, pyav",
+        "mp4_torchcodec": "(a) mp4 VideoTreeDataset, torchcodec",
         "frames": "(b) frames FrameListDataset",
         "plain_pyav": "(c) plain PyAV decode-all loader",
     }
     for key, label in labels.items():
         if key in rates:
-            print(f"  {label + ':':34s} {rates[key]:.2f} clips/s per worker")
+            print(f"  {label + ':':38s} {rates[key]:.2f} clips/s per worker")
+        elif key in r["skipped"]:
+            print(f"  {label + ':':38s} skipped, {r['skipped'][key]}")
     plain = rates["plain_pyav"]
-    for key, label in (("mp4_decord", "(a)/(c) decord"), ("mp4_pyav", "(a)/(c) pyav")):
+    for key in ("mp4_decord", "mp4_pyav", "mp4_torchcodec"):
+        label = f"(a)/(c) {key.removeprefix('mp4_')}"
         if key in rates:
             print(f"  ratio {label + ':':28s} {rates[key] / plain:.2f}x")
     print(f"  ratio {'(b)/(c):':28s} {rates['frames'] / plain:.2f}x")

@@ -8,7 +8,8 @@ panning background), prepares it with ``cyclecorr.data.tree_export`` (12 fps JPE
 serves the same TimeCycle training samples (``ClipSpec`` clips, ``SampleBuilder`` at the
 release's 240 px crop) from
 
-- (a) the mp4 files through ``VideoTreeDataset`` (one ``get_frames`` per clip; decord, and PyAV),
+- (a) the mp4 files through ``VideoTreeDataset`` (one ``get_frames`` per clip; decord, PyAV, and
+  torchcodec when the optional extra is installed),
 - (b) the prepared frame folders through ``FrameListDataset``,
 - (c) a plain PyAV loader written here: open the file, decode every frame to RGB, index the
   clip's frames (what a first loader usually does, e.g. ``torchvision.io.read_video``),
@@ -93,6 +94,21 @@ def make_kinetics_tree(
     return GeneratedTree(videos, counts, keys, (width, short_side))
 
 
+def mp4_backends() -> tuple[list[str], dict[str, str]]:
+    """The reader backends to time on the mp4s, and the loaders skipped (key -> why)."""
+    from cyclecorr.data.readers.factory import decord_available, torchcodec_available
+
+    backends = (["decord"] if decord_available() else []) + ["pyav"]
+    skipped: dict[str, str] = {}
+    if torchcodec_available():
+        backends.append("torchcodec")
+    else:
+        skipped["mp4_torchcodec"] = (
+            "torchcodec is not installed (pip install cyclecorr[torchcodec])"
+        )
+    return backends, skipped
+
+
 def clips_per_second(
     loaders: dict[str, Callable[[int], Any]], clips: int, rounds: int = 3, warmup: int = 2
 ) -> dict[str, float]:
@@ -127,10 +143,11 @@ def bench_data(
 
     Returns:
         ``clips_per_second`` (``"mp4_decord"`` when decord is installed, ``"mp4_pyav"``,
-        ``"frames"``, ``"plain_pyav"``), ``prepare_seconds``, ``prepared_frames``, the
-        ``tree`` (``GeneratedTree``) and the sizes used.
+        ``"mp4_torchcodec"`` when torchcodec is installed, ``"frames"``, ``"plain_pyav"``),
+        ``skipped`` (loader -> why it did not run), ``prepare_seconds``, ``prepared_frames``,
+        the ``tree`` (``GeneratedTree``) and the sizes used.
     """
-    from cyclecorr.data.readers.factory import decord_available
+    backends, skipped = mp4_backends()
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # what a DataLoader worker runs with
@@ -145,10 +162,7 @@ def bench_data(
             builder = SampleBuilder(crop_size=crop_size)
             common: dict[str, Any] = {"builder": builder, "short_side": short_side, "seed": seed}
             tree_kw: dict[str, Any] = {**common, "progress": False, "scan_workers": 1}
-            mp4 = {
-                b: VideoTreeDataset(root, backend=b, **tree_kw)
-                for b in (["decord"] if decord_available() else []) + ["pyav"]
-            }
+            mp4 = {b: VideoTreeDataset(root, backend=b, **tree_kw) for b in backends}
             frames = FrameListDataset(prepared.frame_list, **tree_kw)
             plain = PlainPyAVDataset(next(iter(mp4.values())).videos, **common)
             loaders = {f"mp4_{b}": dataset.__getitem__ for b, dataset in mp4.items()}
@@ -158,6 +172,7 @@ def bench_data(
         torch.set_num_threads(threads)
     return {
         "clips_per_second": rates,
+        "skipped": skipped,
         "prepare_seconds": prepare_seconds,
         "prepared_frames": sum(r.num_frames for r in prepared.results),
         "tree": tree,

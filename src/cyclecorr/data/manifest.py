@@ -181,7 +181,7 @@ def build_manifest(
         paths: video files or frame folders.
         cache_file: JSON cache (created or updated); None disables caching.
         num_workers: probing threads (<= 1 probes inline).
-        backend: reader backend (``"auto"``, ``"decord"``, ``"pyav"``).
+        backend: reader backend (``"auto"``, ``"decord"``, ``"pyav"``, ``"torchcodec"``).
         progress: show a progress bar while probing.
         folder_fps: frame rate of frame folders (required when ``paths`` holds folders).
 

@@ -60,7 +60,7 @@ class VideoClipDataset(Dataset):
             (TimeCycle, the default) or ``WalkSampleBuilder`` (CRW); it must take the frames the
             clip's ``frame_indices`` reads.
         short_side: frames are resized to this short side at decode time (None: native size).
-        backend: reader backend, ``"auto"`` | ``"decord"`` | ``"pyav"``.
+        backend: reader backend, ``"auto"`` | ``"decord"`` | ``"pyav"`` | ``"torchcodec"``.
         seed: seed of every clip's randomness (0 is valid).
         max_consecutive_failures: an item that skips more unreadable videos than this raises.
 

@@ -1,1 +1,1 @@
-"""Video readers behind one interface: decord, PyAV and frame folders (``factory.open_video``)."""
+"""Video readers behind ``factory.open_video``: decord, PyAV, torchcodec and frame folders."""
