@@ -44,7 +44,12 @@ def test_default_baselines_add_the_checkpoint_row() -> None:
         "pixels (Lab)",
         "CRW scratch ResNet-18 (random, seed 777)",
         "random ResNet-50 + proj (seed 0)",
+        "random tiny encoder (ResNet-18 to layer2 + proj 128, seed 0)",
     ]
+    picked = baselines.default_baselines(methods=["random_tiny", "pixels"])
+    assert [b.name for b in picked] == [names[3], names[0]]
+    with pytest.raises(ValueError, match="unknown baselines methods"):
+        baselines.default_baselines(methods=["pixel"])
     with_ckpt = baselines.default_baselines(
         ["/x/run1/checkpoints/last.ckpt", "/y/b.ckpt"], "resnet18", "layer4"
     )

@@ -75,6 +75,7 @@ def run_baselines(cfg: DictConfig, ctx: EvalContext) -> TaskResult:
         split=cfg.eval.get("split", "val"),
         sequences=list(cfg.eval.sequences) if cfg.eval.get("sequences") else None,
         prepare=None if prepare is None else hydra.utils.instantiate(prepare),
+        methods=list(cfg.baselines_methods),
     )
 
 

@@ -4,8 +4,9 @@ Rows: copy-first-frame (every frame predicted as the first annotation: no propag
 raw Lab pixels, CRW's "scratch" baseline (its random-init ResNet-18 as CRW's ``test.py`` builds it:
 seed 777, reflect padding, 256-d ``layer3`` features, no head), a randomly initialised ResNet-50
 in the TimeCycle layout (``layer3`` at stride 1, a bias-free Kaiming-initialised 1x1 projection to
-512 + ReLU; the trunk equals the release's seed-0 test model, the projection is another draw), and
-optionally trained checkpoints; each propagated under every given protocol (copy-first-frame is
+512 + ReLU; the trunk equals the release's seed-0 test model, the projection is another draw), the
+tiny training encoder at random init (what ``backbone=tiny`` checkpoints started from; any subset
+of these four rows, ``baselines_methods``), and optionally trained checkpoints; each propagated under every given protocol (copy-first-frame is
 protocol-free). Scores use the official DAVIS definitions; the table is markdown with J&F-Mean,
 J-Mean and F-Mean in percent.
 
@@ -66,25 +67,60 @@ class Baseline(NamedTuple):
     source: str = ""
 
 
+FIXED_ROWS = ("pixels", "crw_scratch", "random_resnet50", "random_tiny")
+
+
+def fixed_baselines(methods: Sequence[str] = FIXED_ROWS) -> list[Baseline]:
+    """The rows that need no checkpoint, by key, in the order given.
+
+    Keys: ``pixels`` (Lab), ``crw_scratch`` (CRW's seed-777 ResNet-18, 256-d layer3),
+    ``random_resnet50`` (the TimeCycle layout: layer3 + bias-free Kaiming 1x1 to 512, seed 0),
+    ``random_tiny`` (the tiny training encoder, ResNet-18 to layer2 + 1x1 to 128, seed 0: the
+    random init of ``backbone=tiny`` checkpoints).
+
+    Raises:
+        ValueError: an unknown key.
+    """
+    table = {
+        "pixels": Baseline("pixels (Lab)", functools.partial(pixel_encoder, "lab")),
+        "crw_scratch": Baseline("CRW scratch ResNet-18 (random, seed 777)", crw_scratch_encoder),
+        "random_resnet50": Baseline(
+            "random ResNet-50 + proj (seed 0)",
+            functools.partial(
+                random_encoder,
+                "resnet50",
+                "layer3",
+                512,
+                proj_bias=False,
+                proj_init="kaiming_fan_out",
+            ),
+        ),
+        "random_tiny": Baseline(
+            "random tiny encoder (ResNet-18 to layer2 + proj 128, seed 0)",
+            functools.partial(random_encoder, "resnet18", "layer2", 128),
+        ),
+    }
+    unknown = [m for m in methods if m not in table]
+    if unknown:
+        raise ValueError(
+            f"baselines.py: unknown baselines methods {unknown}; choose from {list(table)}."
+        )
+    return [table[m] for m in methods]
+
+
 def default_baselines(
     checkpoints: Sequence[str | Path | Mapping[str, str]] = (),
     arch: str | None = None,
     stop_at: str | None = None,
+    methods: Sequence[str] = FIXED_ROWS,
 ) -> list[Baseline]:
-    """Pixels, CRW scratch ResNet-18, random ResNet-50, then one row per checkpoint.
+    """The fixed rows named in ``methods`` (``fixed_baselines``), then one row per checkpoint.
 
     A checkpoint is a path, or a mapping with ``path`` and optionally ``name``, ``arch`` and
     ``stop_at`` (e.g. ``stop_at: layer3`` for a CRW checkpoint at CRW's test depth); ``arch`` /
     ``stop_at`` default to the arguments, ``None`` reading them from the weights.
     """
-    random_r50 = functools.partial(
-        random_encoder, "resnet50", "layer3", 512, proj_bias=False, proj_init="kaiming_fan_out"
-    )
-    rows = [
-        Baseline("pixels (Lab)", functools.partial(pixel_encoder, "lab")),
-        Baseline("CRW scratch ResNet-18 (random, seed 777)", crw_scratch_encoder),
-        Baseline("random ResNet-50 + proj (seed 0)", random_r50),
-    ]
+    rows = fixed_baselines(methods)
     for ckpt in checkpoints:
         spec = {"path": str(ckpt)} if isinstance(ckpt, str | Path) else dict(ckpt)
         path = spec["path"]
@@ -233,6 +269,7 @@ def baselines_task(
     split: str = "val",
     sequences: list[str] | None = None,
     prepare: Callable[[], object] | None = None,
+    methods: Sequence[str] = FIXED_ROWS,
 ) -> TaskResult:
     """The baselines table on a DAVIS root: rows of ``default_baselines`` x ``protocols``.
 
@@ -248,7 +285,7 @@ def baselines_task(
         root,
         ctx.out_dir / "baselines",
         protocols,
-        default_baselines(checkpoints, arch, stop_at),
+        default_baselines(checkpoints, arch, stop_at, methods),
         sequences=sequences,
         split=split,
         device=ctx.device,
