@@ -1,13 +1,14 @@
 """The DAVIS baselines table: what label propagation gives without (or with) learned features.
 
-Rows: copy-first-frame (every frame predicted as the first annotation: no propagation at all),
-raw Lab pixels, CRW's "scratch" baseline (its random-init ResNet-18 as CRW's ``test.py`` builds it:
-seed 777, reflect padding, 256-d ``layer3`` features, no head), a randomly initialised ResNet-50
-in the TimeCycle layout (``layer3`` at stride 1, a bias-free Kaiming-initialised 1x1 projection to
-512 + ReLU; the trunk equals the release's seed-0 test model, the projection is another draw), the
-tiny training encoder at random init (what ``backbone=tiny`` checkpoints started from; any subset
-of these four rows, ``baselines_methods``), and optionally trained checkpoints; each propagated under every given protocol (copy-first-frame is
-protocol-free). Scores use the official DAVIS definitions; the table is markdown with J&F-Mean,
+Rows: copy-first-frame (every frame predicted as the first annotation: no propagation at all), raw
+Lab pixels, CRW's "scratch" baseline (its random-init ResNet-18 as CRW's ``test.py`` builds it:
+seed 777, reflect padding, 256-d ``layer3`` features, no head), a randomly initialised ResNet-50 in
+the TimeCycle layout (``layer3`` at stride 1, a bias-free Kaiming-initialised 1x1 projection to 512
++ ReLU; the trunk equals the release's seed-0 test model, the projection is another draw), the tiny
+training encoder at random init (what ``backbone=tiny`` checkpoints started from; any subset of
+these four rows, ``baselines_methods``), and optionally trained checkpoints; each propagated under
+every given protocol (copy-first-frame is protocol-free). Scores use the official DAVIS
+definitions; the table is markdown with J&F-Mean,
 J-Mean and F-Mean in percent.
 
 A finished row is never propagated twice: each row's prediction folder gets a ``row.json``
