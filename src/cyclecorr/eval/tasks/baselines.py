@@ -8,8 +8,7 @@ the TimeCycle layout (``layer3`` at stride 1, a bias-free Kaiming-initialised 1x
 training encoder at random init (what ``backbone=tiny`` checkpoints started from; any subset of
 these four rows, ``baselines_methods``), and optionally trained checkpoints; each propagated under
 every given protocol (copy-first-frame is protocol-free). Scores use the official DAVIS
-definitions; the table is markdown with J&F-Mean,
-J-Mean and F-Mean in percent.
+definitions; the table is markdown with J&F-Mean, J-Mean and F-Mean in percent.
 
 A finished row is never propagated twice: each row's prediction folder gets a ``row.json``
 (method, what built its encoder, the protocol's every field, the sequences) when its last
