@@ -15,7 +15,7 @@ install: ## install the pinned torch stack, then the package with dev tools (edi
 	$(PYTHON) -m pip install torch==2.14.1 torchvision==0.29.1
 	$(PYTHON) -m pip install -e ".[dev]"
 
-train: ## train the default experiment (generated video, ~10 min on 2 CPU cores)
+train: ## train the default experiment (generated video, 400 steps, ~30 min on 2 CPU cores)
 	$(PYTHON) -m cyclecorr.train
 
 evaluate: ## DAVIS J&F of a checkpoint on davis2017-mini: make evaluate CKPT=path/to/last.ckpt
