@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,7 @@ def test_default_baselines_add_the_checkpoint_row() -> None:
     assert crw[-1].name == "CRW" and crw[-1].build.args == ("/c.ckpt", None, "layer3")  # type: ignore[attr-defined]
 
 
-def test_a_finished_row_is_rescored_not_recomputed(tmp_path: Path) -> None:
+def test_a_finished_row_is_read_not_recomputed(tmp_path: Path) -> None:
     root = tmp_path / "davis"
     make_davis_tree(root, num_videos=1, num_frames=3)
     builds: list[str] = []
@@ -75,11 +76,18 @@ def test_a_finished_row_is_rescored_not_recomputed(tmp_path: Path) -> None:
         row = baselines.Baseline("pixels", counted, "lab")  # type: ignore[arg-type]
         return baselines.run_baselines(root, tmp_path / "b", protocol, [row], progress=False)
 
+    record = tmp_path / "b/pixels/timecycle/row.json"
     first = run(32)
-    assert len(builds) == 1 and (tmp_path / "b/pixels/timecycle/row.json").is_file()
-    assert run(32) == first and len(builds) == 1  # same record: rescored from the folder
+    assert len(builds) == 1 and json.loads(record.read_text())["scores"]["jf"] == first[1].jf
+    (tmp_path / "b/pixels/timecycle/global_results-val.csv").unlink()
+    assert run(32) == first and len(builds) == 1  # same record: read, not propagated or scored
+    assert not (tmp_path / "b/pixels/timecycle/global_results-val.csv").exists()
+    unscored = json.loads(record.read_text())
+    del unscored["scores"]
+    record.write_text(json.dumps(unscored))
+    assert run(32) == first and len(builds) == 1  # finished but unscored: scored again only
     run(40)  # another protocol field: propagated again
     assert len(builds) == 2
-    (tmp_path / "b/pixels/timecycle/row.json").unlink()  # a killed row has no record yet
+    record.unlink()  # a killed row has no record yet
     run(40)
     assert len(builds) == 3

@@ -13,8 +13,9 @@ definitions; the table is markdown with J&F-Mean, J-Mean and F-Mean in percent.
 A finished row is never propagated twice: each row's prediction folder gets a ``row.json``
 (method, what built its encoder, the protocol's every field, the sequences) when its last
 sequence is written, and a later run into the same folder (same ``run_name``) that finds an equal
-``row.json`` rescores those predictions instead of recomputing them. A long table therefore
-resumes after a kill, and rows can be added to a finished table at the cost of the new rows only.
+``row.json`` takes the row's scores from it (full precision) instead of propagating and scoring
+again. A long table therefore resumes after a kill, and rows can be added to a finished table at
+the cost of the new rows only.
 """
 
 from __future__ import annotations
@@ -197,26 +198,44 @@ def run_baselines(
     """
     names = list(sequences) if sequences else list_sequences(davis_root, split)
     out = Path(out_dir)
-    write_copy_first_frame(davis_root, out / "copy_first_frame", names)
-    rows = [_score(davis_root, out / "copy_first_frame", names, "copy first frame", "-")]
+    rows = [copy_first_frame_row(davis_root, out / "copy_first_frame", names)]
     for baseline in baselines:
         slug = "".join(c if c.isalnum() else "_" for c in baseline.name.lower())
         encoder: nn.Module | None = None
         for proto_name, protocol in protocols.items():
             pred = out / slug / proto_name
             record = row_record(baseline, protocol, names)
-            if not row_is_done(pred, record):
+            state = stored_row(pred, record)
+            if state is None:  # not finished (or made otherwise): propagate
                 if encoder is None:
                     encoder = baseline.build().to(device)
                 run_davis(
                     encoder, davis_root, pred, protocol, names, device=device, progress=progress
                 )
-                (pred / ROW_RECORD).write_text(json.dumps(record, indent=1))
-            rows.append(_score(davis_root, pred, names, baseline.name, proto_name))
+            if isinstance(state, dict):
+                row = BaselineRow(baseline.name, proto_name, state["jf"], state["j"], state["f"])
+            else:
+                row = _score(davis_root, pred, names, baseline.name, proto_name)
+                done = {**record, "scores": {"jf": row.jf, "j": row.j, "f": row.f}}
+                (pred / ROW_RECORD).write_text(json.dumps(done, indent=1))
+            rows.append(row)
     return rows
 
 
 ROW_RECORD = "row.json"
+
+
+def copy_first_frame_row(davis_root: str | Path, out_dir: Path, names: list[str]) -> BaselineRow:
+    """The copy-first-frame row: written and scored once per folder, then read from it."""
+    record: dict[str, object] = {"method": "copy first frame", "sequences": names}
+    state = stored_row(out_dir, record)
+    if isinstance(state, dict):
+        return BaselineRow("copy first frame", "-", state["jf"], state["j"], state["f"])
+    write_copy_first_frame(davis_root, out_dir, names)
+    row = _score(davis_root, out_dir, names, "copy first frame", "-")
+    done = {**record, "scores": {"jf": row.jf, "j": row.j, "f": row.f}}
+    (out_dir / ROW_RECORD).write_text(json.dumps(done, indent=1))
+    return row
 
 
 def row_record(
@@ -232,15 +251,27 @@ def row_record(
     }
 
 
-def row_is_done(pred_dir: Path, record: dict[str, object]) -> bool:
-    """Whether ``pred_dir`` holds finished predictions made exactly as ``record`` says."""
+def stored_row(pred_dir: Path, record: dict[str, object]) -> dict[str, float] | str | None:
+    """What ``pred_dir`` holds of a row made exactly as ``record`` says.
+
+    Returns:
+        Its full-precision scores (``{"jf", "j", "f"}``, kept in ``row.json`` beside the official
+        CSVs); ``"unscored"`` when the predictions are finished but their scores were not stored;
+        ``None`` when the folder holds no finished row made that way.
+    """
     path = pred_dir / ROW_RECORD
     if not path.is_file():
-        return False
+        return None
     try:
-        return bool(json.loads(path.read_text()) == record)
+        stored = json.loads(path.read_text())
     except json.JSONDecodeError:
-        return False
+        return None
+    scores = stored.pop("scores", None)
+    if stored != record:
+        return None
+    if not isinstance(scores, dict):
+        return "unscored"
+    return {key: float(scores[key]) for key in ("jf", "j", "f")}
 
 
 def format_table(rows: list[BaselineRow], title: str) -> str:
