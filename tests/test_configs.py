@@ -175,7 +175,7 @@ def test_crw_experiments_match_the_reference_code() -> None:
     cfg = compose_train(["experiment=crw_real_cpu", "paths.data_dir=/d", "paths.output_dir=/x"])
     assert cfg.data.datamodule.train_dataset.root == "/d/videos-davis2016-train"
     assert cfg.data.datamodule.val_dataset.root == "/d/videos"
-    assert cfg.model.encoder.stop_at == "layer2" and cfg.trainer.max_time == "00:00:30:00"
+    assert cfg.model.encoder.stop_at == "layer2" and cfg.trainer.max_time == "00:00:29:00"
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
