@@ -112,6 +112,7 @@ def test_paper_experiment_matches_the_release() -> None:
     tracker, encoder = cfg.model.tracker, cfg.model.encoder
     assert tracker.align_corners is True and tracker.translation_quirk is True
     assert (tracker.localizer_bias, tracker.localizer_init) == (False, "kaiming_fan_out")
+    assert tracker.localizer_readout_init is False  # the release starts at random
     assert (encoder.proj_bias, encoder.proj_init) == (False, "kaiming_fan_out")
     assert cfg.data.clip.motion_offset == 2
     builder = cfg.data.builder
@@ -131,7 +132,9 @@ def test_real_cpu_validates_on_videos_never_trained_on() -> None:
     assert cfg.model.encoder.arch == "resnet18" and cfg.model.encoder.stop_at == "layer2"
     loss = cfg.model.loss
     assert (loss.w_skip / loss.w_sim, loss.w_long / loss.w_sim) == pytest.approx((0.1, 0.02))
-    assert cfg.model.freeze_encoder_steps > 0 and cfg.model.scheduler.T_max == cfg.trainer.max_steps
+    assert cfg.model.tracker.localizer_readout_init is True  # instead of a frozen warm-up
+    assert cfg.model.freeze_encoder_steps == 0
+    assert cfg.model.scheduler.T_max == cfg.trainer.max_steps  # annealed within the budget
 
 
 @pytest.mark.parametrize("data", ["synthetic", "video_tree", "frame_list"])

@@ -222,3 +222,61 @@ def test_learned_localizer_fits_random_placements() -> None:
     cells, degrees = placement_errors(tracker, torch.Generator().manual_seed(1))
     assert cells < 0.5 and degrees < 6.0
     assert cells < before[0] / 3 and degrees < before[1] / 2
+
+
+# ---------------------------------------------------------- readout init
+
+
+@pytest.mark.parametrize(("tx", "ty", "angle"), KNOWN_MOTIONS)
+def test_readout_init_recovers_known_motion_untrained(tx: float, ty: float, angle: float) -> None:
+    """``localizer_readout_init=True``: the untrained learned localizer already tracks.
+
+    Same setting as ``test_tracker_recovers_known_motion`` (release sizes), with the learned
+    ``Localizer`` instead of the closed-form one. The readout is a window-smoothed, small-angle
+    version of Procrustes, so the tolerances are looser: half a cell, and 4.5 degrees (it reads
+    ``sin(angle)`` as the angle: 3.2 degrees short at 40 degrees).
+    """
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    frame = torch.randn(2, 64, 30, 30, generator=gen)
+    theta_true = theta_from_params(torch.tensor([[tx, ty, angle]]).expand(2, 3))
+    query = crop_features(frame, theta_true, (10, 10))
+    tracker = Tracker(channels=64, localizer_readout_init=True)
+    step = tracker(frame, query)
+    cell = 2 / 30
+    assert (step.theta[:, :, 2] - theta_true[:, :, 2]).norm(dim=1).max() < 0.5 * cell
+    assert (angle_of(step.theta) - angle).abs().max() < math.radians(4.5)
+
+
+def test_readout_init_is_off_by_default_and_keeps_other_channels_random() -> None:
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    frame = torch.randn(1, 64, 30, 30, generator=gen)
+    theta_true = theta_from_params(torch.tensor([[0.3, -0.2, 0.3]]))
+    query = crop_features(frame, theta_true, (10, 10))
+    default = Tracker(channels=64)
+    assert (default(frame, query).theta[:, :, 2]).norm() < 0.05  # centred first guess
+    readout = Tracker(channels=64, localizer_readout_init=True).localizer
+    first, second = readout.convs[0], readout.convs[2]
+    assert first.weight[4:].std() > 0 and second.weight[4:].std() > 0
+    assert torch.count_nonzero(second.weight[:4, 4:]) == 0  # the readout is not mixed
+    assert readout.head.weight[:, 4 * 16 :].std().item() == pytest.approx(0.01, rel=0.1)
+
+
+@pytest.mark.parametrize(("patch_cells", "frame_side"), [(6, 18), (3, 9)])
+def test_readout_init_small_grids(patch_cells: int, frame_side: int) -> None:
+    """The CPU experiments' grids: 6x6 (k=3, 2x2 final grid) and 3x3 (k=2, 1x1: no angle)."""
+    gen = torch.Generator().manual_seed(0)
+    frame = torch.randn(1, 64, frame_side, frame_side, generator=gen)
+    theta_true = theta_from_params(torch.tensor([[0.25, -0.15, 0.0]]))
+    query = crop_features(frame, theta_true, (patch_cells, patch_cells))
+    torch.manual_seed(0)
+    step = Tracker(
+        channels=64,
+        patch_cells=patch_cells,
+        frame_hw=(frame_side, frame_side),
+        tau=0.01,
+        localizer_readout_init=True,
+    )(frame, query)
+    cell = 2 / frame_side
+    assert (step.theta[:, :, 2] - theta_true[:, :, 2]).norm() < 0.5 * cell

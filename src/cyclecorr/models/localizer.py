@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from cyclecorr.models.init import init_conv
+from cyclecorr.models.localizer_readout import init_readout
 from cyclecorr.ops.geometry import PATCH_SCALE, cell_centers
 
 
@@ -49,6 +50,10 @@ class Localizer(nn.Module):
         bias: give both convolutions a bias (the release: ``False``).
         init: both convolutions' init, ``"default"`` (PyTorch's) or ``"kaiming_fan_out"`` (the
             release's); the linear head is N(0, 0.01) with zero bias either way.
+        readout_init: start four channels of each layer as a soft-argmax fit
+            (``cyclecorr.models.localizer_readout``; not the release's: it starts at random).
+        frame_hw: ``(H, W)`` with ``H * W == frame_cells``, needed by ``readout_init``
+            (``None``: a square grid).
     """
 
     def __init__(
@@ -59,6 +64,8 @@ class Localizer(nn.Module):
         kernel_size: int | None = None,
         bias: bool = True,
         init: str = "default",
+        readout_init: bool = False,
+        frame_hw: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         kernel_size = default_kernel_size(patch_cells) if kernel_size is None else kernel_size
@@ -80,6 +87,9 @@ class Localizer(nn.Module):
         self.head = nn.Linear(hidden[1] * out_side * out_side, 3)
         nn.init.normal_(self.head.weight, mean=0.0, std=0.01)
         nn.init.zeros_(self.head.bias)
+        if readout_init:
+            side = math.isqrt(frame_cells)
+            init_readout(first, second, self.head, frame_hw or (side, side), patch_cells)
 
     def forward(self, aff: Tensor) -> Tensor:
         """Regress the patch placement.

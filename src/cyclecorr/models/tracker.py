@@ -53,6 +53,8 @@ class Tracker(nn.Module):
         localizer_bias: biases on the localizer's convolutions (the release: ``False``).
         localizer_init: the localizer convolutions' init, ``"default"`` or ``"kaiming_fan_out"``
             (the release's); see ``cyclecorr.models.localizer.Localizer``.
+        localizer_readout_init: start the localizer as a soft-argmax fit
+            (``cyclecorr.models.localizer_readout``; the release: ``False``).
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class Tracker(nn.Module):
         translation_quirk: bool = False,
         localizer_bias: bool = True,
         localizer_init: str = "default",
+        localizer_readout_init: bool = False,
     ) -> None:
         super().__init__()
         self.channels = channels
@@ -80,6 +83,8 @@ class Tracker(nn.Module):
             kernel_size=kernel_size,
             bias=localizer_bias,
             init=localizer_init,
+            readout_init=localizer_readout_init,
+            frame_hw=self.frame_hw,
         )
 
     def check_inputs(self, frame_feat: Tensor, query: Tensor) -> None:
