@@ -4,7 +4,9 @@ With a radius ``r`` (Euclidean distance between feature-cell indices, strict as 
 cell ``(y, x)`` can only attend to reference cells ``(y', x')`` with ``(y - y')^2 + (x - x')^2 <
 r^2``, all inside the (2R+1)x(2R+1) window, ``R = ceil(r) - 1``. Instead of all ``(h w)^2`` pairs,
 queries are processed in T x T tiles, each against the (T+2R) x (T+2R) reference region covering
-the union of its windows (clipped to the image), so the work stays a dense matmul; cells of the
+the union of its windows (clipped to the image), so the work stays a dense matmul. The radius
+frames are first cut into overlapping column strips (one contiguous copy per column of tiles), so
+a tile's region is a slice of rows of its strip, read without a copy; cells of the
 region outside a query's disk get -inf, exactly as the all-pairs mask does. Frames the radius
 does not apply to (CRW's first frame) are attended densely inside the same tile, so a joint top-k
 still sees every reference. Equal to the dense masked computation up to float rounding (and the
@@ -48,10 +50,50 @@ def tile_size(n_local: int, reach: int, max_elements: int) -> int:
     return 1
 
 
+def column_strips(bank: torch.Tensor, local: list[int], side: int, reach: int) -> list[Strip]:
+    """The radius frames cut into overlapping column strips, one per column of query tiles.
+
+    Strip ``j`` holds columns ``[x0 - reach, x0 + side + reach)`` (clipped) of every radius frame,
+    contiguous, so the reference region of any query tile in that column is a slice of rows of it
+    (a view): the frames are copied once per query frame, not once per tile.
+
+    Args:
+        bank: (N, h, w, C) unit-norm frames, channels last.
+        local: Bank positions of the radius frames.
+        side: Query tile side ``T``.
+        reach: Window reach ``R``.
+
+    Returns:
+        One ``Strip`` per tile column, left to right.
+    """
+    frames = _frames(bank, local)  # (m, h, w, C)
+    w = bank.shape[2]
+    strips = []
+    for x0 in range(0, w, side):
+        lo, hi = max(0, x0 - reach), min(w, x0 + side + reach)
+        strips.append(Strip(x0, min(w, x0 + side), frames[:, :, lo:hi].contiguous()))
+    return strips
+
+
+class Strip(NamedTuple):
+    """Columns of the radius frames around one column of query tiles.
+
+    Attributes:
+        x0: First query column of the tiles (inclusive).
+        x1: Last query column (exclusive).
+        refs: (m, h, Wt, C) contiguous unit-norm features of the strip's columns.
+    """
+
+    x0: int
+    x1: int
+    refs: torch.Tensor
+
+
 def _tile_similarities(
     q: torch.Tensor,
-    cells: tuple[slice, slice],
-    bank: torch.Tensor,
+    rows: slice,
+    strip: Strip,
+    hw: tuple[int, int],
     local: list[int],
     radius: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,25 +101,25 @@ def _tile_similarities(
 
     Args:
         q: (Q, C) unit-norm features of the tile's queries, row-major inside the tile.
-        cells: Row and column slices of the tile in the (h, w) grid.
-        bank: (N, h, w, C) unit-norm frames, channels last.
-        local: Bank positions of the radius frames (a contiguous run is sliced, not gathered).
+        rows: Row slice of the tile in the (h, w) grid.
+        strip: The radius frames' columns around the tile (``column_strips``).
+        hw: Grid size ``(h, w)``.
+        local: Bank positions of the radius frames.
         radius: Radius in feature cells.
 
     Returns:
         Similarities (Q, m, Rt), -inf outside each query's disk, and the (m, Rt) int64 flat index
         ``frame * h * w + y * w + x`` of every region cell.
     """
-    _, h, w, c = bank.shape
-    rows, cols = cells
-    region = TileRegion.of(rows.start, rows.stop, cols.start, cols.stop, h, w, radius, q.device)
-    box = region.box
-    refs = _frames(bank, local)[:, box[0], box[1]].reshape(-1, c)  # (m*Rt, C), one copy
-    sim = (q @ refs.T).reshape(q.shape[0], len(local), -1)  # (Q, m*Rt) -> (Q, m, Rt)
-    sim.add_(region.bias.to(sim.dtype)[:, None, :])  # -inf outside each disk (Q, m, Rt)
+    h, w = hw
+    region = TileRegion.of(rows.start, rows.stop, strip.x0, strip.x1, h, w, radius, q.device)
+    m, c = strip.refs.shape[0], strip.refs.shape[-1]
+    refs = strip.refs[:, region.box[0]].reshape(m, -1, c)  # (m, Rt, C), a view: no copy
+    sim = torch.matmul(q, refs.transpose(1, 2))  # (m, Q, Rt)
+    sim.add_(region.bias.to(sim.dtype)[None])  # -inf outside each disk
     frame_index = torch.tensor(local, device=q.device)[:, None]  # (m, 1)
     index = frame_index * (h * w) + region.cells[None, :]  # (m, Rt)
-    return sim, index
+    return sim.transpose(0, 1), index  # (Q, m, Rt)
 
 
 class TileRegion(NamedTuple):
@@ -194,15 +236,16 @@ def windowed_propagation(
     side = tile_size(len(local), window_reach(spec.radius), max_elements)
     total = int(counts[dense + local].sum())
     out = labels.new_empty(h, w, labels.shape[1])  # (h, w, L)
-    for y0 in range(0, h, side):
-        for x0 in range(0, w, side):
-            rows, cols = slice(y0, min(h, y0 + side)), slice(x0, min(w, x0 + side))
+    for strip in column_strips(bank, local, side, window_reach(spec.radius)):
+        cols = slice(strip.x0, strip.x1)
+        for y0 in range(0, h, side):
+            rows = slice(y0, min(h, y0 + side))
             q = query[rows, cols].reshape(-1, c)  # (Ty, Tx, C) -> (Q, C)
-            sim, index = _tile_similarities(q, (rows, cols), bank, local, spec.radius)
+            sim, index = _tile_similarities(q, rows, strip, (h, w), local, spec.radius)
             cands = [select(sim, index, spec, local_counts)]
             if far is not None:
                 mine = cell[rows, cols].reshape(-1)  # (Ty, Tx) -> (Q,)
                 cands.insert(0, pick_queries(far, mine))
             result = combine(cands, labels, spec, total)  # (Q, L)
-            out[rows, cols] = result.reshape(rows.stop - y0, cols.stop - x0, -1)  # (Ty, Tx, L)
+            out[rows, cols] = result.reshape(rows.stop - y0, cols.stop - cols.start, -1)
     return out.reshape(h * w, -1)  # (h, w, L) -> (h*w, L)
