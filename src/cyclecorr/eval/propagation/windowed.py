@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
@@ -30,7 +31,7 @@ from cyclecorr.eval.propagation.candidates import (
 )
 from cyclecorr.eval.propagation.spec import AttentionSpec
 
-DEFAULT_TILE = 16  # query tile side: larger tiles copy less per query but compute more
+DEFAULT_TILE = 8  # query tile side: larger tiles copy less (strips) but compute more per query
 
 
 def window_reach(radius: float) -> int:
@@ -50,12 +51,15 @@ def tile_size(n_local: int, reach: int, max_elements: int) -> int:
     return 1
 
 
-def column_strips(bank: torch.Tensor, local: list[int], side: int, reach: int) -> list[Strip]:
+def column_strips(
+    bank: torch.Tensor, local: list[int], side: int, reach: int
+) -> Iterator[Strip]:
     """The radius frames cut into overlapping column strips, one per column of query tiles.
 
     Strip ``j`` holds columns ``[x0 - reach, x0 + side + reach)`` (clipped) of every radius frame,
     contiguous, so the reference region of any query tile in that column is a slice of rows of it
-    (a view): the frames are copied once per query frame, not once per tile.
+    (a view): the frames are copied once per query frame, not once per tile, and only one
+    strip is held at a time (a generator), so the memory does not grow with the copies.
 
     Args:
         bank: (N, h, w, C) unit-norm frames, channels last.
@@ -63,16 +67,14 @@ def column_strips(bank: torch.Tensor, local: list[int], side: int, reach: int) -
         side: Query tile side ``T``.
         reach: Window reach ``R``.
 
-    Returns:
+    Yields:
         One ``Strip`` per tile column, left to right.
     """
     frames = _frames(bank, local)  # (m, h, w, C)
     w = bank.shape[2]
-    strips = []
     for x0 in range(0, w, side):
         lo, hi = max(0, x0 - reach), min(w, x0 + side + reach)
-        strips.append(Strip(x0, min(w, x0 + side), frames[:, :, lo:hi].contiguous()))
-    return strips
+        yield Strip(x0, min(w, x0 + side), frames[:, :, lo:hi].contiguous())
 
 
 class Strip(NamedTuple):
