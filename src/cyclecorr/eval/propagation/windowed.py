@@ -51,9 +51,7 @@ def tile_size(n_local: int, reach: int, max_elements: int) -> int:
     return 1
 
 
-def column_strips(
-    bank: torch.Tensor, local: list[int], side: int, reach: int
-) -> Iterator[Strip]:
+def column_strips(bank: torch.Tensor, local: list[int], side: int, reach: int) -> Iterator[Strip]:
     """The radius frames cut into overlapping column strips, one per column of query tiles.
 
     Strip ``j`` holds columns ``[x0 - reach, x0 + side + reach)`` (clipped) of every radius frame,
