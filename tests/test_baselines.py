@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cyclecorr.eval.propagation.presets import load_protocol
+from cyclecorr.eval.encoders.checkpoints import checkpoint_encoder
+from cyclecorr.eval.encoders.pixels import pixel_encoder
 from cyclecorr.eval.tasks import baselines
-from cyclecorr.models.checkpoints import checkpoint_encoder
-from cyclecorr.models.pixels import pixel_encoder
+from cyclecorr.presets import load_protocol
 from test_evaluate import make_davis_tree
 
 

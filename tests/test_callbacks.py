@@ -19,8 +19,8 @@ from cyclecorr.callbacks.cycle_viz import CycleVisualizer, trace_cycle
 from cyclecorr.callbacks.davis_probe import DavisProbe, missing_sequences
 from cyclecorr.callbacks.index_recorder import IndexRecorder
 from cyclecorr.callbacks.throughput import ThroughputMonitor, local_batch_size
-from cyclecorr.eval.propagation.presets import load_protocol
 from cyclecorr.ops.normalize import IMAGENET_MEAN, IMAGENET_STD
+from cyclecorr.presets import load_protocol
 from cyclecorr.utils.config import CONF_DIR, register_resolvers
 from cyclecorr.viz.boxes import draw_theta, theta_corners_px
 from cyclecorr.viz.cycle import DIRECT_COLOR, GT_COLOR, draw_cycle

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cyclecorr.data.clip_sampling import (
+from cyclecorr.data.timecycle.clips import (
     ClipIndices,
     ClipSpec,
     ClipTooShortError,

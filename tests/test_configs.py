@@ -157,7 +157,7 @@ def test_sampling_convention_is_set_in_one_place(data: str) -> None:
 
 def test_crw_experiments_match_the_reference_code() -> None:
     """The README train command of ajabri/videowalk, and CRW's argument defaults."""
-    from cyclecorr.data.walk.sample_builder import CRW_MEAN, CRW_STD
+    from cyclecorr.data.crw.sample_builder import CRW_MEAN, CRW_STD
 
     cfg = compose_train(["experiment=crw_kinetics", "data.root=/unused", "paths.output_dir=/x"])
     assert cfg.model._target_ == "cyclecorr.systems.crw.CRWSystem"

@@ -3,7 +3,8 @@ run-time policy (NaN guard, warm-up, counters) works for it under Lightning.
 
 Reference numbers (``E2E_REFERENCE``) come from CRW's code, ajabri/videowalk at commit
 047f3f40135a4b1be2f837793b89c3dbfe7a6683, run from a scratch copy outside this repository
-(``python /tmp/crwref/run_ref.py e2e``, the script of tests/test_walk.py's docstring; torch 2.14.1,
+(``python /tmp/crwref/run_ref.py e2e``, the script of tests/test_crw_loss.py's docstring; torch
+2.14.1,
 CPU; visualisation-only imports stubbed): ``model.CRW(argparse.Namespace(dropout=<0.0 | 0.1>,
 featdrop=0.0, temp=0.05, head_depth=0, flip=False, sk_targets=False, device="cpu",
 model_type="scratch", remove_layers=[]))`` (ResNet-18, reflect padding, layer3/4 at stride 1,
@@ -24,10 +25,10 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from cyclecorr.losses.walk import CRWLoss
+from cyclecorr.eval.encoders.published import crw_release_weights, resnet_layout
+from cyclecorr.losses.crw import CRWLoss
 from cyclecorr.models.encoder import Encoder
 from cyclecorr.models.node_head import NodeHead
-from cyclecorr.models.pretrained import crw_release_weights, resnet_layout
 from cyclecorr.systems.crw import CRWSystem
 
 E2E_REFERENCE = {  # dropout: (loss, [xent 2 steps, xent 3 steps], [acc 2 steps, acc 3 steps])

@@ -12,7 +12,11 @@ import pytest
 
 from cyclecorr.data.davis_format import write_annotation
 from cyclecorr.eval.datasets.davis import list_sequences, load_sequence
-from cyclecorr.eval.tasks.scoring import GLOBAL_COLUMNS, evaluate_sequences, write_official_csvs
+from cyclecorr.eval.tasks.davis_scoring import (
+    GLOBAL_COLUMNS,
+    evaluate_sequences,
+    write_official_csvs,
+)
 
 DATA = Path(os.environ.get("CYCLECORR_DATA", Path(__file__).parents[1] / "../shared/data"))
 MINI = DATA / "davis2017-mini"

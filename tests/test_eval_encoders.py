@@ -7,10 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from cyclecorr.models.baselines import crw_scratch_encoder, random_encoder
-from cyclecorr.models.checkpoints import checkpoint_encoder, infer_architecture, torchvision_encoder
+from cyclecorr.eval.encoders.checkpoints import (
+    checkpoint_encoder,
+    infer_architecture,
+    torchvision_encoder,
+)
+from cyclecorr.eval.encoders.pixels import pixel_encoder
+from cyclecorr.eval.encoders.random_init import crw_scratch_encoder, random_encoder
 from cyclecorr.models.encoder import Encoder
-from cyclecorr.models.pixels import pixel_encoder
 
 SMALL = {"arch": "resnet18", "stop_at": "layer2", "out_channels": 16}
 

@@ -140,7 +140,7 @@ def test_evaluate_synthetic_random_resnet18(tmp_path: Path) -> None:
 @pytest.mark.data
 def test_copy_first_frame_matches_official_reference(tmp_path: Path) -> None:
     from cyclecorr.eval.tasks.baselines import write_copy_first_frame
-    from cyclecorr.eval.tasks.scoring import evaluate_sequences
+    from cyclecorr.eval.tasks.davis_scoring import evaluate_sequences
 
     root = DATA_DIR / "davis2017-mini"
     reference = DATA_DIR / "davis2017-mini-osvos" / "reference.csv"
@@ -160,9 +160,9 @@ def test_copy_first_frame_matches_official_reference(tmp_path: Path) -> None:
 
 @pytest.mark.data
 def test_davis_probe_on_real_frames() -> None:
-    from cyclecorr.eval.propagation.presets import load_protocol
+    from cyclecorr.eval.encoders.pixels import pixel_encoder
     from cyclecorr.eval.tasks.davis import davis_probe
-    from cyclecorr.models.pixels import pixel_encoder
+    from cyclecorr.presets import load_protocol
 
     root = DATA_DIR / "davis2017-mini"
     if not (root / "JPEGImages" / "480p" / "blackswan").is_dir():

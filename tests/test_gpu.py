@@ -97,7 +97,7 @@ def test_train_runs_bf16_on_gpu(tmp_path: Path) -> None:
 def test_crw_walk_on_cuda_matches_cpu_with_the_same_dropout_seed() -> None:
     """CUDA generators draw other masks than CPU ones: compare without dropout, and check that
     a CUDA generator seeded alike repeats its masks."""
-    from cyclecorr.losses.walk import CRWLoss
+    from cyclecorr.losses.crw import CRWLoss
 
     gen = torch.Generator().manual_seed(0)
     nodes = torch.nn.functional.normalize(torch.randn(2, 4, 49, 128, generator=gen), dim=-1)

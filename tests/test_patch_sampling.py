@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from cyclecorr.data.patch_sampling import (
+from cyclecorr.data.timecycle.patch_sampling import (
     PatchSample,
     choose_window,
     cut_patch,

@@ -23,8 +23,8 @@ from cyclecorr.data.frame_export import (
     source_index,
 )
 from cyclecorr.data.readers.base import VideoReadError
-from cyclecorr.data.sample_builder import SampleBuilder
 from cyclecorr.data.sources import read_frame_list
+from cyclecorr.data.timecycle.sample_builder import SampleBuilder
 from cyclecorr.data.tree_export import export_tree
 from cyclecorr.data.video_dataset import FrameListDataset
 from cyclecorr.prepare import main

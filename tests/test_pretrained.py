@@ -31,7 +31,7 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
-from cyclecorr.models.pretrained import (
+from cyclecorr.eval.encoders.published import (
     crw_release_encoder,
     crw_release_weights,
     timecycle_release_encoder,

@@ -15,10 +15,10 @@ from cyclecorr.eval.propagation.attention import (
 )
 from cyclecorr.eval.propagation.keypoints import heatmaps_to_keypoints, keypoints_to_heatmaps
 from cyclecorr.eval.propagation.label_maps import labels_at_feature_size, labels_to_mask
-from cyclecorr.eval.propagation.presets import load_protocol
 from cyclecorr.eval.propagation.propagator import LabelPropagator
 from cyclecorr.eval.propagation.protocols import PropagationProtocol
 from cyclecorr.eval.propagation.spec import AttentionSpec
+from cyclecorr.presets import load_protocol
 
 
 def _random_feats(gen: torch.Generator, n: int, c: int = 64, h: int = 9, w: int = 11):

@@ -23,10 +23,10 @@ from cyclecorr.eval.propagation.label_maps import (
     labels_to_mask,
     resize_ids_nearest,
 )
-from cyclecorr.eval.propagation.presets import load_protocol
 from cyclecorr.eval.propagation.propagator import LabelPropagator, minmax_labels
 from cyclecorr.eval.propagation.segmentation import first_labels, label_ids
 from cyclecorr.eval.propagation.spec import AttentionSpec
+from cyclecorr.presets import load_protocol
 
 
 def test_unrenormalised_topk_probabilities_summed_and_divided_by_frames() -> None:

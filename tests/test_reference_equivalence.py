@@ -18,11 +18,11 @@ import pytest
 import torch
 
 from cyclecorr.data.davis_format import read_annotation
-from cyclecorr.eval.propagation.presets import load_protocol
+from cyclecorr.eval.encoders.checkpoints import torchvision_encoder
+from cyclecorr.eval.encoders.random_init import crw_scratch_encoder
 from cyclecorr.eval.tasks.davis import run_davis
-from cyclecorr.eval.tasks.scoring import evaluate_sequences
-from cyclecorr.models.baselines import crw_scratch_encoder
-from cyclecorr.models.checkpoints import torchvision_encoder
+from cyclecorr.eval.tasks.davis_scoring import evaluate_sequences
+from cyclecorr.presets import load_protocol
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from cyclecorr.data.patch_sampling import cut_patch
-from cyclecorr.data.sample_builder import SampleBuilder
+from cyclecorr.data.timecycle.patch_sampling import cut_patch
+from cyclecorr.data.timecycle.sample_builder import SampleBuilder
 from cyclecorr.ops.normalize import denormalize
 
 

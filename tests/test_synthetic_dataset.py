@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from cyclecorr.data.clip_sampling import ClipSpec, sample_clip_indices
-from cyclecorr.data.sample_builder import SampleBuilder
 from cyclecorr.data.synthetic.dataset import SyntheticClipDataset
 from cyclecorr.data.synthetic.scene import SyntheticVideo
+from cyclecorr.data.timecycle.clips import ClipSpec, sample_clip_indices
+from cyclecorr.data.timecycle.sample_builder import SampleBuilder
 
 CLIP = ClipSpec(clip_len=3, frame_gap=2, pred_distance=4, target_fps=12.0)
 

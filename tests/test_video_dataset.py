@@ -14,9 +14,9 @@ from PIL import Image
 from torch import Tensor
 
 from conftest import WrittenVideo
-from cyclecorr.data.clip_sampling import ClipSpec, sample_clip_indices
 from cyclecorr.data.manifest import VideoInfo
-from cyclecorr.data.sample_builder import SampleBuilder
+from cyclecorr.data.timecycle.clips import ClipSpec, sample_clip_indices
+from cyclecorr.data.timecycle.sample_builder import SampleBuilder
 from cyclecorr.data.video_dataset import FrameListDataset, VideoClipDataset, VideoTreeDataset
 
 CLIP = ClipSpec(clip_len=4, frame_gap=2, pred_distance=9, target_fps=12.0)
@@ -203,10 +203,10 @@ def test_walk_clips_read_consecutive_frames_at_the_frame_rate(
     lossless_video: WrittenVideo, tmp_path: Path
 ) -> None:
     """CRW clips through the same dataset: 4 consecutive frames of the 8 fps resampling."""
-    from cyclecorr.data.walk.clips import WalkClipSpec
-    from cyclecorr.data.walk.sample_builder import WalkSampleBuilder
+    from cyclecorr.data.crw.clips import CRWClipSpec
+    from cyclecorr.data.crw.sample_builder import CRWSampleBuilder
 
-    spec = WalkClipSpec(clip_len=4, frame_rate=8.0)
+    spec = CRWClipSpec(clip_len=4, frame_rate=8.0)
     dataset = VideoClipDataset(
         [info(lossless_video.path)], spec, RecordingBuilder(), short_side=None, seed=3
     )
@@ -216,7 +216,7 @@ def test_walk_clips_read_consecutive_frames_at_the_frame_rate(
         assert np.diff(wanted).tolist() == [3, 3, 3]  # 24 fps -> 8 fps
         assert np.array_equal(item["raw"].numpy(), lossless_video.frames[wanted])
     shutil.copy(lossless_video.path, tmp_path / "square.mp4")
-    builder = WalkSampleBuilder(image_size=32, patch_size=16, patch_stride=8)
+    builder = CRWSampleBuilder(image_size=32, patch_size=16, patch_stride=8)
     tree = VideoTreeDataset(tmp_path, clip=spec, builder=builder, short_side=48, progress=False)
     sample = tree[0]
     assert sample["patches"].shape == (4, 9, 3, 16, 16) and sample["skipped"].item() == 0

@@ -23,9 +23,9 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from cyclecorr.eval.propagation.presets import load_protocol
 from cyclecorr.eval.propagation.protocols import PropagationProtocol
 from cyclecorr.eval.tasks.context import EvalContext, TaskResult
+from cyclecorr.presets import load_protocol
 from cyclecorr.utils.config import CONF_DIR, register_resolvers
 from cyclecorr.utils.runtime import resolve_device
 
@@ -87,7 +87,7 @@ def baseline_protocols(names: list[str]) -> dict[str, PropagationProtocol]:
     """
     if not names or len(set(names)) != len(names):
         raise ValueError(
-            f"cyclecorr/evaluate.py: baselines_protocols must be distinct preset names, got "
+            f"{__name__}: baselines_protocols must be distinct preset names, got "
             f"{names}; e.g. baselines_protocols=[crw]"
         )
     return {name: load_protocol(name) for name in names}

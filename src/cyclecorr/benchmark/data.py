@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from cyclecorr.data.frame_export import ExportSettings
-from cyclecorr.data.sample_builder import SampleBuilder
 from cyclecorr.data.synthetic.scene import SyntheticVideo, SyntheticVideoSpec
+from cyclecorr.data.timecycle.sample_builder import SampleBuilder
 from cyclecorr.data.transforms import resize_short_side
 from cyclecorr.data.tree_export import export_tree
 from cyclecorr.data.video_dataset import FrameListDataset, VideoClipDataset, VideoTreeDataset

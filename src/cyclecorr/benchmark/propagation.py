@@ -21,10 +21,10 @@ from torch import nn
 
 from cyclecorr.data.davis_format import read_annotation
 from cyclecorr.eval.datasets.davis import load_sequence, read_frame
-from cyclecorr.eval.propagation.presets import load_protocol
+from cyclecorr.eval.encoders.random_init import crw_scratch_encoder, random_encoder
 from cyclecorr.eval.propagation.propagator import LabelPropagator
 from cyclecorr.eval.propagation.segmentation import encode_frame, first_labels, mask_indices
-from cyclecorr.models.baselines import crw_scratch_encoder, random_encoder
+from cyclecorr.presets import load_protocol
 from cyclecorr.utils.memory import peak_memory_mib
 from cyclecorr.utils.runtime import resolve_device
 

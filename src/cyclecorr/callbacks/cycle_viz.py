@@ -98,7 +98,7 @@ class CycleVisualizer(pl.Callback):
     def __init__(self, every_n_steps: int = 1000, num_clips: int = 2, key: str = "viz/cycle"):
         if every_n_steps < 1 or num_clips < 1:
             raise ValueError(
-                "cyclecorr/callbacks/cycle_viz.py: expected every_n_steps >= 1 and num_clips >= "
+                f"{__name__}: expected every_n_steps >= 1 and num_clips >= "
                 f"1, found {every_n_steps} and {num_clips}; fix callbacks.cycle_viz."
             )
         self.every_n_steps = every_n_steps

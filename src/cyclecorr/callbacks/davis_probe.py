@@ -70,7 +70,7 @@ class DavisProbe(pl.Callback):
         if missing:
             self.enabled = False
             rank_zero_warn(
-                f"cyclecorr/callbacks/davis_probe.py: DAVIS probe skipped: sequences {missing} "
+                f"{__name__}: DAVIS probe skipped: sequences {missing} "
                 f"not found under {self.davis_root} (expected JPEGImages/480p/<seq> and "
                 "Annotations/480p/<seq>); set CYCLECORR_DATA or callbacks.davis_probe.davis_root."
             )

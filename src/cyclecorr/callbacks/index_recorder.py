@@ -32,7 +32,7 @@ class IndexRecorder(pl.Callback):
     ) -> None:
         if not isinstance(batch, dict) or "index" not in batch:
             raise ValueError(
-                "cyclecorr/callbacks/index_recorder.py: expected a batch dict with an 'index' "
+                f"{__name__}: expected a batch dict with an 'index' "
                 f"tensor (B,), found {type(batch).__name__}; use a cyclecorr clip dataset."
             )
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ def local_batch_size(batch: Any) -> int:
         if isinstance(value, torch.Tensor) and value.ndim > 0:
             return int(value.shape[0])
     raise ValueError(
-        "cyclecorr/callbacks/throughput.py: expected a batch dict with a 'frames' tensor "
+        f"{__name__}: expected a batch dict with a 'frames' tensor "
         f"(B, T, 3, S, S) or some tensor, found {type(batch).__name__}; make the loader yield "
         "tensors or remove the throughput callback."
     )
@@ -57,7 +57,7 @@ class ThroughputMonitor(pl.Callback):
     def __init__(self, window: int = 20, clock: Callable[[], float] | None = None) -> None:
         if window < 1:
             raise ValueError(
-                f"cyclecorr/callbacks/throughput.py: window must be >= 1, got {window}; set "
+                f"{__name__}: window must be >= 1, got {window}; set "
                 "callbacks.throughput.window to a positive number of steps."
             )
         self.window = window

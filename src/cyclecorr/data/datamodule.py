@@ -33,7 +33,7 @@ def _build(source: DatasetOrFactory) -> Dataset:
     if callable(source):
         return source()
     raise TypeError(
-        f"datamodule.py: expected a Dataset or a callable building one, found "
+        f"{__name__}: expected a Dataset or a callable building one, found "
         f"{type(source).__name__}; pass the dataset (or a Hydra partial) as train/val_dataset."
     )
 
@@ -42,7 +42,7 @@ def _length(dataset: Dataset | None, name: str) -> int:
     """``len(dataset)``, with a clear error for a dataset without one."""
     if not isinstance(dataset, Sized):
         raise TypeError(
-            f"datamodule.py: the {name} dataset must define __len__ (number of videos), found "
+            f"{__name__}: the {name} dataset must define __len__ (number of videos), found "
             f"{type(dataset).__name__}; draws are taken modulo its length."
         )
     return len(dataset)
@@ -82,7 +82,7 @@ class ClipDataModule(L.LightningDataModule):
         super().__init__()
         if batch_size < 1 or num_workers < 0:
             raise ValueError(
-                f"datamodule.py: expected batch_size >= 1 and num_workers >= 0, found "
+                f"{__name__}: expected batch_size >= 1 and num_workers >= 0, found "
                 f"batch_size={batch_size}, num_workers={num_workers}; fix the data config."
             )
         self.train_source = train_dataset
@@ -126,7 +126,7 @@ class ClipDataModule(L.LightningDataModule):
         world, _ = self.world()
         if self.batch_size % world != 0:
             raise ValueError(
-                f"datamodule.py: batch_size {self.batch_size} is the global batch and must "
+                f"{__name__}: batch_size {self.batch_size} is the global batch and must "
                 f"divide by world_size {world}; set data.batch_size to a multiple of {world}."
             )
         return self.batch_size // world
@@ -166,7 +166,7 @@ class ClipDataModule(L.LightningDataModule):
         self.train_sampler = sampler
         if len(sampler) < batch and self.drop_last:
             raise ValueError(
-                f"datamodule.py: {num_videos} training videos give {len(sampler)} per "
+                f"{__name__}: {num_videos} training videos give {len(sampler)} per "
                 f"rank, fewer than one batch of {batch}; lower batch_size or add videos."
             )
         return self._loader(self.train_set, sampler, self.drop_last)

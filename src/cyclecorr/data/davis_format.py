@@ -15,7 +15,6 @@ import numpy as np
 from PIL import Image
 
 VOID_LABEL = 255
-_WHERE = "cyclecorr/data/davis_format.py"
 
 
 def davis_palette() -> list[int]:
@@ -46,7 +45,8 @@ def read_annotation(path: str | Path) -> np.ndarray:
     with Image.open(path) as image:
         if image.mode not in ("P", "L"):
             raise ValueError(
-                f"{_WHERE}: annotation {path} has mode {image.mode!r}, expected a palette ('P') or "
+                f"{__name__}: annotation {path} has mode {image.mode!r}, expected a palette ('P') "
+                "or "
                 "grey ('L') PNG of label ids; save masks with write_annotation()."
             )
         return np.array(image, dtype=np.uint8)
@@ -70,7 +70,7 @@ def write_annotation(path: str | Path, mask: np.ndarray, palette: list[int] | No
     mask = np.asarray(mask)
     if mask.ndim != 2 or mask.size == 0 or mask.min() < 0 or mask.max() > 255:
         raise ValueError(
-            f"{_WHERE}: write_annotation({path}) expects a (H, W) array of ids in 0..255, found "
+            f"{__name__}: write_annotation({path}) expects a (H, W) array of ids in 0..255, found "
             f"shape {mask.shape}, dtype {mask.dtype}; pass an argmax label map."
         )
     image = Image.fromarray(mask.astype(np.uint8))  # mode "L"; putpalette turns it into "P"

@@ -31,7 +31,7 @@ def resolve_world(num_replicas: int | None, rank: int | None) -> tuple[int, int]
     rank = rank if rank is not None else (dist.get_rank() if initialised else 0)
     if world < 1 or not 0 <= rank < world:
         raise ValueError(
-            f"sampler.py: expected world size >= 1 and 0 <= rank < world, found world={world}, "
+            f"{__name__}: expected world size >= 1 and 0 <= rank < world, found world={world}, "
             f"rank={rank}; check num_replicas/rank."
         )
     return world, rank
@@ -77,10 +77,10 @@ class EpochDrawSampler(Sampler[int]):
         passes: int = 1,
     ) -> None:
         if passes < 1:
-            raise ValueError(f"sampler.py: passes must be >= 1, found {passes}.")
+            raise ValueError(f"{__name__}: passes must be >= 1, found {passes}.")
         self.passes = passes
         if dataset_len < 1:
-            raise ValueError(f"sampler.py: dataset_len must be >= 1, found {dataset_len}.")
+            raise ValueError(f"{__name__}: dataset_len must be >= 1, found {dataset_len}.")
         self.dataset_len = dataset_len
         self.shuffle = shuffle
         self.seed = seed
@@ -88,7 +88,7 @@ class EpochDrawSampler(Sampler[int]):
         self.drop_last = drop_last
         if drop_last and dataset_len < self.world:
             raise ValueError(
-                f"sampler.py: {dataset_len} videos cannot feed {self.world} ranks with "
+                f"{__name__}: {dataset_len} videos cannot feed {self.world} ranks with "
                 "drop_last=True; use more videos or drop_last=False."
             )
         self.epoch = 0
@@ -142,7 +142,7 @@ class EpochDrawSampler(Sampler[int]):
         start = int(state["start_index"])
         if not 0 <= start <= len(self):
             raise ValueError(
-                f"sampler.py: start_index must be in [0, {len(self)}], found {start}; the "
+                f"{__name__}: start_index must be in [0, {len(self)}], found {start}; the "
                 "checkpoint was made with another dataset size, world size or batch size."
             )
         self.epoch = int(state["epoch"])
@@ -159,7 +159,7 @@ class ShardedRangeSampler(Sampler[int]):
 
     def __init__(self, dataset_len: int, num_replicas: int | None = None, rank: int | None = None):
         if dataset_len < 1:
-            raise ValueError(f"sampler.py: dataset_len must be >= 1, found {dataset_len}.")
+            raise ValueError(f"{__name__}: dataset_len must be >= 1, found {dataset_len}.")
         self.dataset_len = dataset_len
         self.world, self.rank = resolve_world(num_replicas, rank)
 

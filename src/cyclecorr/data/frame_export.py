@@ -53,7 +53,7 @@ def check_settings(settings: ExportSettings) -> None:
     """Raise ValueError on a rate, size or quality that cannot be exported."""
     if not settings.fps > 0 or settings.short_side < 1 or not 1 <= settings.quality <= 95:
         raise ValueError(
-            f"frame_export.py: expected fps > 0, short_side >= 1 and 1 <= quality <= 95, found "
+            f"{__name__}: expected fps > 0, short_side >= 1 and 1 <= quality <= 95, found "
             f"{settings}; fix --fps, --short-side or --quality."
         )
 
@@ -88,11 +88,11 @@ def _kept_frames(container: Any, fps: float, target_fps: float) -> Iterator[tupl
 def _stream_rate(container: Any, path: Path) -> float:
     """The first video stream's frame rate (average, else guessed), or VideoReadError."""
     if not container.streams.video:
-        raise VideoReadError(f"frame_export.py: {path} has no video stream.")
+        raise VideoReadError(f"{__name__}: {path} has no video stream.")
     stream = container.streams.video[0]
     rate = stream.average_rate or stream.guessed_rate
     if rate is None or not float(rate) > 0:
-        raise VideoReadError(f"frame_export.py: {path} reports no frame rate.")
+        raise VideoReadError(f"{__name__}: {path} reports no frame rate.")
     return float(rate)
 
 
@@ -118,9 +118,9 @@ def write_frames(video: Path, folder: Path, settings: ExportSettings) -> int:
                 image.save(folder / FRAME_NAME.format(j + 1), quality=settings.quality)
                 written += 1
     except (av.FFmpegError, OSError, ValueError) as err:
-        raise VideoReadError(f"frame_export.py: cannot decode {video}: {err}") from err
+        raise VideoReadError(f"{__name__}: cannot decode {video}: {err}") from err
     if written == 0:
-        raise VideoReadError(f"frame_export.py: {video} decoded no frames.")
+        raise VideoReadError(f"{__name__}: {video} decoded no frames.")
     return written
 
 
@@ -144,7 +144,7 @@ def export_video(video: str | Path, folder: str | Path, settings: ExportSettings
     video, folder = Path(video), Path(folder)
     if folder.exists():
         raise FileExistsError(
-            f"frame_export.py: {folder} exists (a finished export); delete it to export again."
+            f"{__name__}: {folder} exists (a finished export); delete it to export again."
         )
     partial = folder.with_name(folder.name + PARTIAL_SUFFIX)
     shutil.rmtree(partial, ignore_errors=True)

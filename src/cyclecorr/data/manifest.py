@@ -68,7 +68,7 @@ def probe_video(
     finally:
         reader.close()
     if num_frames < 1:
-        raise VideoReadError(f"manifest.py: {path} has no frames.")
+        raise VideoReadError(f"{__name__}: {path} has no frames.")
     return VideoInfo(str(path), int(num_frames), float(fps), int(width), int(height))
 
 
@@ -143,7 +143,7 @@ def raise_if_empty(manifest: Manifest, what: str) -> None:
         return
     reasons = "; ".join(f"{path}: {why}" for path, why in manifest.failed[:_REASONS_SHOWN])
     raise RuntimeError(
-        f"manifest.py: none of the {len(manifest.failed)} videos of {what} could be read. "
+        f"{__name__}: none of the {len(manifest.failed)} videos of {what} could be read. "
         f"First reasons: {reasons}. Check that the files are videos ffmpeg can decode, or try "
         "another backend (backend='pyav' or 'decord')."
     )

@@ -51,7 +51,7 @@ def find_videos(root: str | Path, extensions: Sequence[str] = VIDEO_EXTENSIONS) 
     suffixes = tuple("." + ext.lower().lstrip(".") for ext in extensions)
     if not root.exists():
         raise FileNotFoundError(
-            f"sources.py: video root {root} does not exist; {_TREE_LAYOUT}. Set data.root "
+            f"{__name__}: video root {root} does not exist; {_TREE_LAYOUT}. Set data.root "
             "to such a folder."
         )
     if root.is_file():
@@ -65,7 +65,7 @@ def find_videos(root: str | Path, extensions: Sequence[str] = VIDEO_EXTENSIONS) 
         ]
     if not found:
         raise FileNotFoundError(
-            f"sources.py: found no video files ({', '.join(suffixes)}) under {root} (searched "
+            f"{__name__}: found no video files ({', '.join(suffixes)}) under {root} (searched "
             f"recursively); {_TREE_LAYOUT}. Check data.root, or pass extensions= for other "
             "formats."
         )
@@ -78,7 +78,7 @@ def _parse_line(line: str, list_file: Path, number: int, base: Path) -> FrameLis
     count = fields[1] if len(fields) == 2 else ""
     if not count.isdigit():
         raise ValueError(
-            f"sources.py: {list_file} line {number}: expected '<frame_dir> <num_frames>' with "
+            f"{__name__}: {list_file} line {number}: expected '<frame_dir> <num_frames>' with "
             f"num_frames a non-negative integer, found {line!r}; fix or remove the line."
         )
     path = Path(fields[0])
@@ -104,7 +104,7 @@ def read_frame_list(list_file: str | Path, root: str | Path | None = None) -> li
     list_file = Path(list_file)
     if not list_file.is_file():
         raise FileNotFoundError(
-            f"sources.py: frame list {list_file} does not exist; expected a text file with one "
+            f"{__name__}: frame list {list_file} does not exist; expected a text file with one "
             "'<frame_dir> <num_frames>' line per video. Set data.list_file."
         )
     base = Path(root) if root is not None else list_file.parent
@@ -115,7 +115,7 @@ def read_frame_list(list_file: str | Path, root: str | Path | None = None) -> li
             entries.append(_parse_line(line, list_file, number, base))
     if not entries:
         raise ValueError(
-            f"sources.py: frame list {list_file} has no entries; expected one "
+            f"{__name__}: frame list {list_file} has no entries; expected one "
             "'<frame_dir> <num_frames>' line per video."
         )
     return entries

@@ -47,7 +47,7 @@ def short_side_size(height: int, width: int, size: int) -> tuple[int, int]:
 def _check_frames(frames: np.ndarray) -> None:
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(
-            "transforms.py: expected frames (T, H, W, 3) uint8, found "
+            f"{__name__}: expected frames (T, H, W, 3) uint8, found "
             f"shape {tuple(frames.shape)} dtype {frames.dtype}; pass RGB frames from a reader."
         )
 
@@ -108,7 +108,7 @@ def apply_crop_flip(frames: np.ndarray, params: CropFlip) -> np.ndarray:
     height, width = frames.shape[1:3]
     if params.top + params.size > height or params.left + params.size > width:
         raise ValueError(
-            f"transforms.py: crop {params} does not fit frames of {height}x{width}; sample it "
+            f"{__name__}: crop {params} does not fit frames of {height}x{width}; sample it "
             "with sample_crop_flip for these frames."
         )
     crop = frames[:, params.top : params.top + params.size, params.left : params.left + params.size]
@@ -125,7 +125,7 @@ def to_normalized_tensor(
     """``(T, H, W, 3)`` uint8 RGB -> ``(T, 3, H, W)`` float32, ``(x / 255 - mean) / std``.
 
     The default constants are ImageNet's; CRW's training data uses its own
-    (``cyclecorr.data.walk.sample_builder.CRW_MEAN`` / ``CRW_STD``).
+    (``cyclecorr.data.crw.sample_builder.CRW_MEAN`` / ``CRW_STD``).
     """
     _check_frames(frames)
     images = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # (T, 3, H, W)

@@ -31,11 +31,12 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from cyclecorr.data.clip_sampling import ClipSampler, ClipSpec, ClipTooShortError
+from cyclecorr.data.clips import ClipSampler, ClipTooShortError
 from cyclecorr.data.manifest import Manifest, VideoInfo, build_manifest, frame_list_manifest
 from cyclecorr.data.readers.base import VideoReadError
 from cyclecorr.data.readers.factory import open_video
 from cyclecorr.data.sources import VIDEO_EXTENSIONS, find_videos, read_frame_list
+from cyclecorr.data.timecycle.clips import ClipSpec
 
 ClipBuilder = Callable[[np.ndarray, np.random.Generator], dict[str, Tensor]]
 _FALLBACK_SALT = 1  # generator choosing replacement videos: [seed, draw, 1]
@@ -43,7 +44,7 @@ _FAILURES_SHOWN = 3
 
 
 def _default_builder() -> ClipBuilder:
-    from cyclecorr.data.sample_builder import SampleBuilder
+    from cyclecorr.data.timecycle.sample_builder import SampleBuilder
 
     return SampleBuilder()
 
@@ -55,9 +56,9 @@ class VideoClipDataset(Dataset):
         videos: usable videos (``VideoInfo``: path, num_frames, fps, width, height); videos with
             fewer than 2 frames are left out with a warning.
         clip: which frames make a clip, any ``ClipSampler`` (default ``ClipSpec()``; CRW:
-            ``WalkClipSpec``).
+            ``CRWClipSpec``).
         builder: ``(frames (F, H, W, 3) uint8, rng) -> sample dict``, e.g. ``SampleBuilder``
-            (TimeCycle, the default) or ``WalkSampleBuilder`` (CRW); it must take the frames the
+            (TimeCycle, the default) or ``CRWSampleBuilder`` (CRW); it must take the frames the
             clip's ``frame_indices`` reads.
         short_side: frames are resized to this short side at decode time (None: native size).
         backend: reader backend, ``"auto"`` | ``"decord"`` | ``"pyav"`` | ``"torchcodec"``.
@@ -84,7 +85,7 @@ class VideoClipDataset(Dataset):
         crop = getattr(self.builder, "crop_size", None)
         if short_side is not None and crop is not None and short_side < crop:
             raise ValueError(
-                f"video_dataset.py: short_side ({short_side}) must be >= the builder's crop_size "
+                f"{__name__}: short_side ({short_side}) must be >= the builder's crop_size "
                 f"({crop}); frames are cropped after the resize. Raise data.short_side."
             )
         self.short_side = short_side
@@ -115,7 +116,7 @@ class VideoClipDataset(Dataset):
         self.bad[video_id] = f"{type(error).__name__}: {error}"
         path = self.videos[video_id].path
         warnings.warn(
-            f"video_dataset.py: skipping unreadable video {path} ({self.bad[video_id]}); "
+            f"{__name__}: skipping unreadable video {path} ({self.bad[video_id]}); "
             "another video is served in its place.",
             RuntimeWarning,
             stacklevel=3,
@@ -124,7 +125,7 @@ class VideoClipDataset(Dataset):
     def _too_many_failures(self, draw: int, skipped: int, video_id: int) -> RuntimeError:
         path = self.videos[video_id].path
         return RuntimeError(
-            f"video_dataset.py: {skipped} unreadable videos in a row while serving draw {draw} "
+            f"{__name__}: {skipped} unreadable videos in a row while serving draw {draw} "
             f"({len(self.bad)} of {len(self)} videos known bad; last: {path}: "
             f"{self.bad.get(video_id)}). Check the video files and the backend "
             f"({self.backend!r}), or raise max_consecutive_failures."
@@ -133,7 +134,7 @@ class VideoClipDataset(Dataset):
     def __getitem__(self, draw: int) -> dict[str, Tensor]:
         draw = int(draw)
         if draw < 0:
-            raise IndexError(f"video_dataset.py: draw must be >= 0, found {draw}.")
+            raise IndexError(f"{__name__}: draw must be >= 0, found {draw}.")
         num_videos = len(self)
         epoch_start, video_id = draw - draw % num_videos, draw % num_videos
         fallback = np.random.default_rng([self.seed, draw, _FALLBACK_SALT])
@@ -162,13 +163,13 @@ def _usable(videos: Sequence[VideoInfo]) -> list[VideoInfo]:
     usable = [info for info in videos if info.num_frames >= 2]
     if not usable:
         raise ValueError(
-            f"video_dataset.py: none of the {len(videos)} given videos has 2 or more frames; "
+            f"{__name__}: none of the {len(videos)} given videos has 2 or more frames; "
             "a clip needs at least 2. Check the data source."
         )
     if len(usable) < len(videos):
         short = [info.path for info in videos if info.num_frames < 2]
         warnings.warn(
-            f"video_dataset.py: {len(short)} videos have fewer than 2 frames and are left out "
+            f"{__name__}: {len(short)} videos have fewer than 2 frames and are left out "
             f"(e.g. {short[:_FAILURES_SHOWN]}).",
             RuntimeWarning,
             stacklevel=3,
@@ -191,7 +192,7 @@ def warn_failed(manifest: Manifest, source: str, cache_file: Path | None) -> Non
     total = len(manifest.failed) + len(manifest.videos)
     examples = "; ".join(f"{path}: {why}" for path, why in manifest.failed[:_FAILURES_SHOWN])
     warnings.warn(
-        f"video_dataset.py: {len(manifest.failed)} of {total} videos in {source} are unreadable "
+        f"{__name__}: {len(manifest.failed)} of {total} videos in {source} are unreadable "
         f"and left out (e.g. {examples}); the list is cached in {cache_file}.",
         RuntimeWarning,
         stacklevel=3,

@@ -26,7 +26,7 @@ def _check_frames(frames: np.ndarray, path: Path) -> None:
     """Raise ValueError unless ``frames`` is a non-empty ``(T, H, W, 3)`` uint8 array."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
         raise ValueError(
-            f"video_writer.py: expected frames (T >= 1, H, W, 3) uint8 RGB for {path}, found "
+            f"{__name__}: expected frames (T >= 1, H, W, 3) uint8 RGB for {path}, found "
             f"shape {tuple(frames.shape)} dtype {frames.dtype}; convert with "
             "np.asarray(frames, dtype=np.uint8)."
         )
@@ -64,7 +64,7 @@ def write_video(
     path = Path(path)
     _check_frames(frames, path)
     if not fps > 0:
-        raise ValueError(f"video_writer.py: fps must be > 0 for {path}, found {fps}.")
+        raise ValueError(f"{__name__}: fps must be > 0 for {path}, found {fps}.")
     codec, pix_fmt, options = _LOSSLESS if lossless else _LOSSY
     if not lossless:
         frames = _pad_to_even(frames)

@@ -89,12 +89,12 @@ def inlier_score(
     side = math.isqrt(patch_cells)
     if frame_cells != height * width or side * side != patch_cells:
         raise ValueError(
-            f"cyclecorr/losses/similarity.py: expected an affinity (..., {height * width}, h*w) "
+            f"{__name__}: expected an affinity (..., {height * width}, h*w) "
             f"for frame_hw={frame_hw} and a square patch grid, got {tuple(aff.shape)}."
         )
     if theta.shape[-2:] != (2, 3) or theta.shape[:-2] != aff.shape[:-2]:
         raise ValueError(
-            "cyclecorr/losses/similarity.py: expected theta (..., 2, 3) with the affinity's "
+            f"{__name__}: expected theta (..., 2, 3) with the affinity's "
             f"leading dims {tuple(aff.shape[:-2])}, got {tuple(theta.shape)}."
         )
     lead = aff.shape[:-2]
@@ -149,6 +149,6 @@ def similarity_loss(
         score = inlier_score(aff, thetas, frame_hw, align_corners, translation_quirk)  # (B, k)
         return -score.mean(dim=0)
     raise ValueError(
-        f"cyclecorr/losses/similarity.py: unknown similarity form {form!r}; expected one of "
+        f"{__name__}: unknown similarity form {form!r}; expected one of "
         f"{SIM_FORMS} (set model.loss.sim_form)."
     )

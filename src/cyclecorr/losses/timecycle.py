@@ -83,16 +83,16 @@ class TimeCycleLoss(nn.Module):
         super().__init__()
         if sim_form not in SIM_FORMS:
             raise ValueError(
-                f"cyclecorr/losses/timecycle.py: sim_form={sim_form!r}; expected one of "
+                f"{__name__}: sim_form={sim_form!r}; expected one of "
                 f"{SIM_FORMS} (set model.loss.sim_form)."
             )
         if reduce not in REDUCTIONS:
             raise ValueError(
-                f"cyclecorr/losses/timecycle.py: reduce={reduce!r}; expected one of "
+                f"{__name__}: reduce={reduce!r}; expected one of "
                 f"{REDUCTIONS} (set model.loss.reduce)."
             )
         if k < 1:
-            raise ValueError(f"cyclecorr/losses/timecycle.py: k must be >= 1, got {k}.")
+            raise ValueError(f"{__name__}: k must be >= 1, got {k}.")
         self.k, self.sim_form, self.long_cycle = k, sim_form, long_cycle
         self.w_sim, self.w_skip, self.w_long = w_sim, w_skip, w_long
         self.grid, self.reduce = grid, reduce
@@ -103,13 +103,13 @@ class TimeCycleLoss(nn.Module):
         b = frame_feats.shape[0]
         if frame_feats.ndim != 5 or frame_feats.shape[1] != self.k + 1:
             raise ValueError(
-                f"cyclecorr/losses/timecycle.py: frame_feats must be (B, k+1={self.k + 1}, C, H, "
+                f"{__name__}: frame_feats must be (B, k+1={self.k + 1}, C, H, "
                 f"W) (past frames oldest first, then t), got {tuple(frame_feats.shape)}; set "
                 "model.loss.k to data.clip_len."
             )
         if patch_feat.shape[0] != b or theta_gt.shape != (b, 2, 3):
             raise ValueError(
-                "cyclecorr/losses/timecycle.py: expected patch_feat (B, C, h, w) and theta_gt "
+                f"{__name__}: expected patch_feat (B, C, h, w) and theta_gt "
                 f"(B, 2, 3) with B={b}, got {tuple(patch_feat.shape)} and "
                 f"{tuple(theta_gt.shape)}."
             )

@@ -47,7 +47,7 @@ def build_resnet(arch: str) -> nn.Module:
 
     if arch not in STAGE_CHANNELS:
         raise ValueError(
-            f"cyclecorr/models/encoder.py: unknown arch {arch!r}; expected one of "
+            f"{__name__}: unknown arch {arch!r}; expected one of "
             f"{sorted(STAGE_CHANNELS)} (set model.encoder.arch)."
         )
     return getattr(tvm, arch)(weights=None)
@@ -69,7 +69,7 @@ def set_padding_mode(module: nn.Module, padding_mode: str) -> None:
     """
     if padding_mode not in PADDING_MODES:
         raise ValueError(
-            f"cyclecorr/models/encoder.py: padding_mode={padding_mode!r}; expected one of "
+            f"{__name__}: padding_mode={padding_mode!r}; expected one of "
             f"{PADDING_MODES} (set model.encoder.padding_mode)."
         )
     mode = cast(Literal["zeros", "reflect"], padding_mode)
@@ -123,7 +123,7 @@ class Encoder(nn.Module):
         stop_at = stop_at or DEFAULT_STOP[arch]
         if stop_at not in STAGE_CHANNELS[arch]:
             raise ValueError(
-                f"cyclecorr/models/encoder.py: stop_at={stop_at!r} is not supported; expected "
+                f"{__name__}: stop_at={stop_at!r} is not supported; expected "
                 f"one of {sorted(STAGE_CHANNELS[arch])} or None (set model.encoder.stop_at)."
             )
         last = STAGES.index(stop_at)
@@ -152,7 +152,7 @@ class Encoder(nn.Module):
         """What evaluation needs to rebuild this encoder that its weights do not say.
 
         Plain values, stored in training checkpoints (``cyclecorr_encoder``) and read by
-        ``cyclecorr.models.checkpoints.checkpoint_encoder``: ``arch``, ``stop_at``,
+        ``cyclecorr.eval.encoders.checkpoints.checkpoint_encoder``: ``arch``, ``stop_at``,
         ``out_channels`` (``None`` without a projection) and ``padding_mode``.
         """
         return {
@@ -174,7 +174,7 @@ class Encoder(nn.Module):
         """
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(
-                "cyclecorr/models/encoder.py: Encoder.forward expects (N, 3, H, W) images, got "
+                f"{__name__}: Encoder.forward expects (N, 3, H, W) images, got "
                 f"{tuple(x.shape)}; use forward_video for (B, T, 3, H, W) clips."
             )
         if self.channels_last:
@@ -195,8 +195,7 @@ class Encoder(nn.Module):
         """
         if x.ndim != 5:
             raise ValueError(
-                "cyclecorr/models/encoder.py: forward_video expects (B, T, 3, H, W), got "
-                f"{tuple(x.shape)}."
+                f"{__name__}: forward_video expects (B, T, 3, H, W), got {tuple(x.shape)}."
             )
         b, t = x.shape[:2]
         feats = self(x.flatten(0, 1))  # (B*T, 3, H, W) -> (B*T, C, h, w)
@@ -220,7 +219,7 @@ class Encoder(nn.Module):
             self.trunk.load_state_dict(kept, strict=True)
         except RuntimeError as err:
             raise ValueError(
-                f"cyclecorr/models/encoder.py: the state dict does not fit a {self.arch} trunk "
+                f"{__name__}: the state dict does not fit a {self.arch} trunk "
                 f"up to {self.stop_at} (expected torchvision ResNet keys such as 'conv1.weight', "
                 f"'layer1.0.bn1.running_mean'; strip any 'encoder.trunk.' prefix first): {err}"
             ) from err

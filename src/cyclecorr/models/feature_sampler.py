@@ -36,7 +36,7 @@ def crop_features(
     """
     if theta.shape != (frame_feat.shape[0], 2, 3):
         raise ValueError(
-            "cyclecorr/models/feature_sampler.py: crop_features expects theta (B, 2, 3) matching "
+            f"{__name__}: crop_features expects theta (B, 2, 3) matching "
             f"frame_feat (B, C, H, W)={tuple(frame_feat.shape)}, got {tuple(theta.shape)}."
         )
     crop = affine_crop(frame_feat, theta, out_hw, align_corners, translation_quirk)

@@ -20,9 +20,7 @@ def init_conv(conv: nn.Conv2d, init: str) -> None:
         ValueError: an unknown rule.
     """
     if init not in CONV_INITS:
-        raise ValueError(
-            f"cyclecorr/models/init.py: unknown conv init {init!r}; expected one of {CONV_INITS}."
-        )
+        raise ValueError(f"{__name__}: unknown conv init {init!r}; expected one of {CONV_INITS}.")
     if init == "kaiming_fan_out":
         nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
         if conv.bias is not None:

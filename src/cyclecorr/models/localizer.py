@@ -72,7 +72,7 @@ class Localizer(nn.Module):
         out_side = patch_cells - 2 * (kernel_size - 1)
         if out_side < 1:
             raise ValueError(
-                f"cyclecorr/models/localizer.py: a {patch_cells}x{patch_cells} patch grid is too "
+                f"{__name__}: a {patch_cells}x{patch_cells} patch grid is too "
                 f"small for two unpadded convolutions of kernel_size={kernel_size} (it would "
                 f"shrink to {out_side}x{out_side}); use kernel_size <= {(patch_cells + 1) // 2} "
                 "(e.g. 3 for a 6x6 grid) or a larger patch."
@@ -103,7 +103,7 @@ class Localizer(nn.Module):
         b, hw_frame, hw_patch = aff.shape
         if hw_frame != self.frame_cells or hw_patch != self.patch_cells**2:
             raise ValueError(
-                f"cyclecorr/models/localizer.py: expected an affinity (B, {self.frame_cells}, "
+                f"{__name__}: expected an affinity (B, {self.frame_cells}, "
                 f"{self.patch_cells**2}), got {tuple(aff.shape)}; the tracker's frame_hw and "
                 "patch_cells must match the encoder's feature sizes."
             )

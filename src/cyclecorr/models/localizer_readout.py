@@ -76,7 +76,7 @@ def init_readout(
     k = first.kernel_size[0]
     if min(first.out_channels, second.out_channels) < READOUT_CHANNELS:
         raise ValueError(
-            "cyclecorr/models/localizer_readout.py: the readout init needs at least 4 channels "
+            f"{__name__}: the readout init needs at least 4 channels "
             f"in both convolutions, got {first.out_channels} and {second.out_channels}."
         )
     frame_xy = signed_pairs(cell_centers(*frame_hw))  # (H*W, 4)

@@ -33,7 +33,7 @@ def make_head(in_channels: int, depth: int = 0, out_channels: int = 128) -> nn.S
     """
     if depth < -1:
         raise ValueError(
-            f"cyclecorr/models/node_head.py: head depth must be >= -1, found {depth} (0 = one "
+            f"{__name__}: head depth must be >= -1, found {depth} (0 = one "
             "linear layer, -1 = no head); fix model.head.depth."
         )
     if depth == -1:
@@ -74,7 +74,7 @@ class NodeHead(nn.Module):
         """
         if maps.ndim != 4:
             raise ValueError(
-                "cyclecorr/models/node_head.py: NodeHead expects feature maps (M, C, h, w), "
+                f"{__name__}: NodeHead expects feature maps (M, C, h, w), "
                 f"found {tuple(maps.shape)}."
             )
         pooled = maps.mean(dim=(2, 3))  # (M, C, h, w) -> (M, C)

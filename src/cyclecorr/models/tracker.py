@@ -93,14 +93,14 @@ class Tracker(nn.Module):
         expected_query = (self.channels, self.patch_cells, self.patch_cells)
         if tuple(frame_feat.shape[1:]) != expected_frame:
             raise ValueError(
-                f"cyclecorr/models/tracker.py: frame features must be (B, {expected_frame[0]}, "
+                f"{__name__}: frame features must be (B, {expected_frame[0]}, "
                 f"{expected_frame[1]}, {expected_frame[2]}) (channels, frame_hw), got "
                 f"{tuple(frame_feat.shape)}; set model.tracker.frame_hw to crop_size / 8 and "
                 "channels to the encoder's out_channels."
             )
         if tuple(query.shape[1:]) != expected_query or query.shape[0] != frame_feat.shape[0]:
             raise ValueError(
-                f"cyclecorr/models/tracker.py: the query must be (B, {self.channels}, "
+                f"{__name__}: the query must be (B, {self.channels}, "
                 f"{self.patch_cells}, {self.patch_cells}) with the frame's B="
                 f"{frame_feat.shape[0]}, got {tuple(query.shape)}; set model.tracker.patch_cells "
                 "to patch_size / 8."

@@ -47,12 +47,12 @@ def affinity(patch: Tensor, frame: Tensor, tau: float = DEFAULT_TAU) -> Tensor:
     """
     if patch.ndim != 4 or frame.ndim != 4 or patch.shape[:2] != frame.shape[:2]:
         raise ValueError(
-            "cyclecorr/ops/affinity.py: affinity expects patch (B, C, h, w) and frame "
+            f"{__name__}: affinity expects patch (B, C, h, w) and frame "
             f"(B, C, H, W) with the same B and C, got {tuple(patch.shape)} and "
             f"{tuple(frame.shape)}; encode both with the same encoder."
         )
     if tau <= 0:
-        raise ValueError(f"cyclecorr/ops/affinity.py: tau must be > 0, got {tau}.")
+        raise ValueError(f"{__name__}: tau must be > 0, got {tau}.")
     frame_flat = frame.flatten(2).transpose(1, 2)  # (B, C, H, W) -> (B, H*W, C)
     patch_flat = patch.flatten(2)  # (B, C, h, w) -> (B, C, h*w)
     logits = frame_flat @ patch_flat  # (B, H*W, h*w)

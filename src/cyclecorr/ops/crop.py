@@ -2,7 +2,7 @@
 
 ``sampling_grid`` is the one home of the sampling convention (``affine_grid`` with an explicit
 ``align_corners``, and the release's 227/210 translation quirk as an option), shared by the
-ground-truth patch cut (``cyclecorr.data.patch_sampling``), the tracker's feature crop
+ground-truth patch cut (``cyclecorr.data.timecycle.patch_sampling``), the tracker's feature crop
 (``cyclecorr.models.feature_sampler``) and the similarity loss's inlier mask; ``affine_crop`` is the
 bilinear crop with zeros padding.
 
@@ -45,8 +45,7 @@ def sampling_grid(
     """
     if theta.ndim != 3 or theta.shape[1:] != (2, 3):
         raise ValueError(
-            "cyclecorr/ops/crop.py: sampling_grid expects theta (B, 2, 3), got "
-            f"{tuple(theta.shape)}."
+            f"{__name__}: sampling_grid expects theta (B, 2, 3), got {tuple(theta.shape)}."
         )
     if translation_quirk:
         scale = theta.new_tensor([1.0, 1.0, QUIRK_TRANSLATION_SCALE])  # (3,) column scales

@@ -40,7 +40,7 @@ def theta_from_params(params: Tensor, scale: float = PATCH_SCALE) -> Tensor:
     """
     if params.ndim != 2 or params.shape[1] != 3:
         raise ValueError(
-            "cyclecorr/ops/geometry.py: theta_from_params expects params of shape (B, 3) = "
+            f"{__name__}: theta_from_params expects params of shape (B, 3) = "
             f"(tx, ty, angle), got {tuple(params.shape)}; reshape the localizer output."
         )
     tx, ty, angle = params.unbind(dim=1)  # (B,) each
@@ -68,7 +68,7 @@ def grid_points(n: int = 20, device: torch.device | None = None) -> Tensor:
         ``(n * n, 2)`` float32 ``(x, y)`` points, row-major: y is the outer index, x varies fastest.
     """
     if n < 2:
-        raise ValueError(f"cyclecorr/ops/geometry.py: grid_points needs n >= 2, got n={n}.")
+        raise ValueError(f"{__name__}: grid_points needs n >= 2, got n={n}.")
     axis = torch.linspace(-1.0, 1.0, n, device=device)
     ys, xs = torch.meshgrid(axis, axis, indexing="ij")  # (n, n) each
     return torch.stack([xs, ys], dim=-1).reshape(n * n, 2)  # (n*n, 2)
@@ -141,8 +141,7 @@ def patch_theta(center_x: float, center_y: float, angle: float, clamp: str = "co
     """
     if clamp not in CLAMPS:
         raise ValueError(
-            f"cyclecorr/ops/geometry.py: clamp={clamp!r}; expected one of {CLAMPS} "
-            "(set data.builder.clamp)."
+            f"{__name__}: clamp={clamp!r}; expected one of {CLAMPS} (set data.builder.clamp)."
         )
     cos, sin = math.cos(angle), math.sin(angle)
     if clamp == "corners":
@@ -169,7 +168,7 @@ def grid_displacements(theta_a: Tensor, theta_b: Tensor, grid: int = 20) -> Tens
     """
     if theta_a.shape[-2:] != (2, 3) or theta_b.shape[-2:] != (2, 3):
         raise ValueError(
-            "cyclecorr/ops/geometry.py: expected (..., 2, 3) affine maps, got "
+            f"{__name__}: expected (..., 2, 3) affine maps, got "
             f"{tuple(theta_a.shape)} and {tuple(theta_b.shape)}; pass Tracker thetas."
         )
     diff = theta_a - theta_b  # (..., 2, 3): the difference of two affine maps is affine

@@ -52,8 +52,7 @@ def frame_affinities(nodes: Tensor) -> Tensor:
     """
     if nodes.ndim != 4 or nodes.shape[1] < 2:
         raise ValueError(
-            "cyclecorr/ops/transitions.py: expected nodes (B, T, N, D) with T >= 2, found "
-            f"{tuple(nodes.shape)}."
+            f"{__name__}: expected nodes (B, T, N, D) with T >= 2, found {tuple(nodes.shape)}."
         )
     return torch.einsum("btnd,btmd->btnm", nodes[:, :-1], nodes[:, 1:])  # (B, T-1, N, N)
 
@@ -101,7 +100,7 @@ def transition_matrices(
     """
     if temperature <= 0 or not 0.0 <= drop_rate < 1.0:
         raise ValueError(
-            f"cyclecorr/ops/transitions.py: need temperature > 0 and 0 <= drop_rate < 1, found "
+            f"{__name__}: need temperature > 0 and 0 <= drop_rate < 1, found "
             f"temperature={temperature}, drop_rate={drop_rate}; fix model.loss."
         )
     forward_logits, backward_logits = affinities, affinities

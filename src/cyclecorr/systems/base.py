@@ -157,7 +157,7 @@ class CorrespondenceSystem(pl.LightningModule):
         self.nonfinite_steps += 1
         if self.nonfinite_in_row >= self.max_nonfinite_in_row:
             raise RuntimeError(
-                f"cyclecorr/systems/base.py: the training loss was non-finite (NaN/inf) for "
+                f"{__name__}: the training loss was non-finite (NaN/inf) for "
                 f"{self.nonfinite_in_row} steps in a row (max_nonfinite_in_row="
                 f"{self.max_nonfinite_in_row}) at global step {self.global_step}. Expected a "
                 "finite loss; the last good checkpoint was left intact. Lower the learning rate "

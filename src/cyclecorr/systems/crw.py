@@ -1,7 +1,7 @@
 """The contrastive random walk (CRW) LightningModule: encoder, node head, walk loss, logging.
 
 Training (Jabri, Owens, Efros, NeurIPS 2020; ajabri/videowalk): every frame of a clip is a grid
-of patches (``cyclecorr.data.walk.sample_builder``); the encoder embeds each patch, ``NodeHead``
+of patches (``cyclecorr.data.crw.sample_builder``); the encoder embeds each patch, ``NodeHead``
 pools, projects and L2-normalises it into a node, and ``CRWLoss`` scores the palindrome walks
 through the clip's transition matrices. The maths lives in those plain modules; the run-time policy
 (warm-up, NaN guard, counters, optimiser) is ``CorrespondenceSystem``'s, shared with TimeCycle.
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from cyclecorr.losses.walk import WalkLossOutput
+from cyclecorr.losses.crw import CRWLossOutput
 from cyclecorr.systems.base import Batch, CorrespondenceSystem
 
 
@@ -34,7 +34,7 @@ class CRWSystem(CorrespondenceSystem):
             have ``out_channels`` (C).
         head: a partial taking C and returning the node head (``NodeHead``), ``(M, C, h, w)
             -> (M, D)`` L2-normalised.
-        loss: ``CRWLoss``; ``loss(nodes (B, T, N, D), generator) -> WalkLossOutput``.
+        loss: ``CRWLoss``; ``loss(nodes (B, T, N, D), generator) -> CRWLossOutput``.
         optimizer: a partial taking ``params`` and returning a ``torch.optim.Optimizer``.
         scheduler: optional partial taking ``optimizer`` and returning an LR scheduler.
         freeze_encoder_steps: optimiser steps with the encoder frozen (0 = never).
@@ -64,7 +64,7 @@ class CRWSystem(CorrespondenceSystem):
         channels = getattr(encoder, "out_channels", None)
         if not isinstance(channels, int):
             raise TypeError(
-                "cyclecorr/systems/crw.py: the encoder must expose its feature channels as an int "
+                f"{__name__}: the encoder must expose its feature channels as an int "
                 f"`out_channels` (found {channels!r} on {type(encoder).__name__}); use "
                 "cyclecorr.models.encoder.Encoder."
             )
@@ -84,8 +84,8 @@ class CRWSystem(CorrespondenceSystem):
         """
         if patches.ndim != 6:
             raise ValueError(
-                "cyclecorr/systems/crw.py: expected batch['patches'] (B, T, N, 3, P, P), found "
-                f"{tuple(patches.shape)}; build samples with WalkSampleBuilder."
+                f"{__name__}: expected batch['patches'] (B, T, N, 3, P, P), found "
+                f"{tuple(patches.shape)}; build samples with CRWSampleBuilder."
             )
         b, t, n = patches.shape[:3]
         maps = self.encoder(patches.flatten(0, 2))  # (B*T*N, C, P/8, P/8)
@@ -98,7 +98,7 @@ class CRWSystem(CorrespondenceSystem):
         return torch.Generator(device=self.device).manual_seed(seed)
 
     @staticmethod
-    def walk_metrics(out: WalkLossOutput, stage: str) -> dict[str, Tensor]:
+    def walk_metrics(out: CRWLossOutput, stage: str) -> dict[str, Tensor]:
         """Per-walk cross-entropy and accuracy, and the mean accuracy, named for logging."""
         metrics = {f"{stage}/acc": out.accs.mean()}
         for steps, xent, acc in zip(out.steps.tolist(), out.xents, out.accs):
@@ -106,7 +106,7 @@ class CRWSystem(CorrespondenceSystem):
             metrics[f"{stage}/acc_walk{steps}"] = acc
         return metrics
 
-    def compute_loss(self, batch: Batch) -> WalkLossOutput:
+    def compute_loss(self, batch: Batch) -> CRWLossOutput:
         """Embed the patches and score the walks (edge dropout in training mode only)."""
         generator = self.dropout_generator() if self.training else None
         return self.loss(self.embed_nodes(batch["patches"]), generator)
@@ -115,7 +115,7 @@ class CRWSystem(CorrespondenceSystem):
         """Clips in ``batch``."""
         return int(batch["patches"].shape[0])
 
-    def train_metrics(self, out: WalkLossOutput) -> dict[str, Tensor]:
+    def train_metrics(self, out: CRWLossOutput) -> dict[str, Tensor]:
         """Per-walk cross-entropy and accuracy, and the mean accuracy."""
         return self.walk_metrics(out, "train")
 

@@ -107,7 +107,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         """
         if storage_options is not None:
             raise TypeError(
-                "cyclecorr/utils/checkpoint_io.py: AtomicCheckpointIO.save_checkpoint expected "
+                f"{__name__}: AtomicCheckpointIO.save_checkpoint expected "
                 f"storage_options=None but got {storage_options!r}; drop the argument or use a "
                 "CheckpointIO that supports storage options."
             )

@@ -41,7 +41,7 @@ def conf_dir() -> Path:
     """
     if not (CONF_DIR / "train.yaml").is_file():
         raise FileNotFoundError(
-            f"cyclecorr/utils/config.py: expected the Hydra configs at {CONF_DIR}/train.yaml but "
+            f"{__name__}: expected the Hydra configs at {CONF_DIR}/train.yaml but "
             "found none; reinstall the package (`pip install .` ships them)."
         )
     return CONF_DIR
@@ -55,7 +55,7 @@ def floordiv(numerator: int, denominator: int) -> int:
     """
     if int(numerator) % int(denominator) != 0:
         raise ValueError(
-            f"cyclecorr/utils/config.py: {numerator} is not a multiple of {denominator}; crop "
+            f"{__name__}: {numerator} is not a multiple of {denominator}; crop "
             "sizes must be multiples of 24 (patch = crop/3, features = 1/8), e.g. 144 or 240."
         )
     return int(numerator) // int(denominator)
@@ -108,7 +108,7 @@ def choose_resume_checkpoint(
     if ckpt_path is not None:
         if not Path(ckpt_path).is_file():
             raise FileNotFoundError(
-                f"cyclecorr/utils/config.py: ckpt_path={ckpt_path} is not a file; pass an "
+                f"{__name__}: ckpt_path={ckpt_path} is not a file; pass an "
                 "existing .ckpt, or use resume=true to pick up <run dir>/checkpoints/last.ckpt."
             )
         return ResumeChoice(str(ckpt_path), f"Resuming from ckpt_path={ckpt_path}.")

@@ -30,7 +30,7 @@ LONG_COLOR = (255, 0, 255)
 def _check(frames: np.ndarray, name: str, thetas: torch.Tensor | np.ndarray, k: int) -> None:
     if tuple(thetas.shape) != (k, 2, 3):
         raise ValueError(
-            f"cyclecorr/viz/cycle.py: expected {name} of shape ({k}, 2, 3) for {frames.shape[0]} "
+            f"{__name__}: expected {name} of shape ({k}, 2, 3) for {frames.shape[0]} "
             f"frames (k past + target), found {tuple(thetas.shape)}; pass one clip's thetas."
         )
 
@@ -73,7 +73,7 @@ def draw_cycle(
         return row
     if heatmaps.shape[0] != k:
         raise ValueError(
-            f"cyclecorr/viz/cycle.py: expected {k} heatmaps (one per past frame), found "
+            f"{__name__}: expected {k} heatmaps (one per past frame), found "
             f"{heatmaps.shape[0]}; pass (k, h, w) affinity maps."
         )
     bottom = [overlay_heatmap(frames[k - i], heatmaps[i - 1]) for i in range(k, 0, -1)]

@@ -26,7 +26,7 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
     """
     if image.ndim != 3 or image.shape[0] != 3:
         raise ValueError(
-            "cyclecorr/viz/images.py: to_uint8 expected a (3, H, W) normalised image, found "
+            f"{__name__}: to_uint8 expected a (3, H, W) normalised image, found "
             f"shape {tuple(image.shape)}; pass one frame, e.g. batch['frames'][b, t]."
         )
     rgb = denormalize(image.detach().float().cpu()) * 255.0  # (3, H, W)
@@ -41,7 +41,7 @@ def hstack(images: list[np.ndarray], gap: int = 2, fill: int = 255) -> np.ndarra
     """
     if not images or len({im.shape[0] for im in images}) != 1:
         raise ValueError(
-            "cyclecorr/viz/images.py: hstack expected one or more images of equal height, found "
+            f"{__name__}: hstack expected one or more images of equal height, found "
             f"heights {[im.shape[0] for im in images]}; resize them first."
         )
     height = images[0].shape[0]

@@ -65,7 +65,7 @@ def check_indices(indices: Sequence[int], num_frames: int, path: Path) -> list[i
     bad = [i for i in wanted if not 0 <= i < num_frames]
     if bad or not wanted:
         raise VideoReadError(
-            f"readers/base.py: {path}: expected 1+ frame indices in [0, {num_frames}), found "
+            f"{__name__}: {path}: expected 1+ frame indices in [0, {num_frames}), found "
             f"{bad or 'none'}; sample indices from len(reader)."
         )
     return wanted
@@ -74,8 +74,6 @@ def check_indices(indices: Sequence[int], num_frames: int, path: Path) -> list[i
 def require_file(path: Path) -> None:
     """Raise VideoReadError unless ``path`` is an existing, non-empty file."""
     if not path.is_file():
-        raise VideoReadError(
-            f"readers/base.py: video file {path} does not exist (or is not a file)."
-        )
+        raise VideoReadError(f"{__name__}: video file {path} does not exist (or is not a file).")
     if path.stat().st_size == 0:
-        raise VideoReadError(f"readers/base.py: video file {path} is empty (0 bytes).")
+        raise VideoReadError(f"{__name__}: video file {path} is empty (0 bytes).")

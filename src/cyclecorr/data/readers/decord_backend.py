@@ -28,13 +28,13 @@ def probe_stream_size(path: Path) -> tuple[int, int]:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise VideoReadError(f"decord_backend.py: {path} has no video stream.")
+                raise VideoReadError(f"{__name__}: {path} has no video stream.")
             context = container.streams.video[0].codec_context
             width, height = int(context.width), int(context.height)
     except (av.FFmpegError, OSError, ValueError) as err:
-        raise VideoReadError(f"decord_backend.py: cannot open {path} as a video: {err}") from err
+        raise VideoReadError(f"{__name__}: cannot open {path} as a video: {err}") from err
     if width <= 0 or height <= 0:
-        raise VideoReadError(f"decord_backend.py: {path} reports frame size {width}x{height}.")
+        raise VideoReadError(f"{__name__}: {path} reports frame size {width}x{height}.")
     return width, height
 
 
@@ -45,7 +45,7 @@ def probe_size_with_decord(path: Path) -> tuple[int, int]:
     try:
         frame = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)[0]
     except Exception as err:  # decord raises DECORDError / RuntimeError / IndexError
-        raise VideoReadError(f"decord_backend.py: decord cannot open {path}: {err}") from err
+        raise VideoReadError(f"{__name__}: decord cannot open {path}: {err}") from err
     height, width = frame.shape[:2]
     return int(width), int(height)
 
@@ -76,11 +76,9 @@ class DecordReader:
                     str(self.path), ctx=decord.cpu(0), num_threads=1, **resize
                 )
             except Exception as err:  # decord raises DECORDError / RuntimeError
-                raise VideoReadError(
-                    f"decord_backend.py: decord cannot open {self.path}: {err}"
-                ) from err
+                raise VideoReadError(f"{__name__}: decord cannot open {self.path}: {err}") from err
             if len(reader) == 0:
-                raise VideoReadError(f"decord_backend.py: {self.path} has no frames (decord).")
+                raise VideoReadError(f"{__name__}: {self.path} has no frames (decord).")
             self._reader, self._size = reader, (width, height)
         return self._reader
 
@@ -88,9 +86,7 @@ class DecordReader:
     def fps(self) -> float:
         fps = float(self._open().get_avg_fps())
         if not fps > 0:
-            raise VideoReadError(
-                f"decord_backend.py: {self.path} reports frame rate {fps} (decord)."
-            )
+            raise VideoReadError(f"{__name__}: {self.path} reports frame rate {fps} (decord).")
         return fps
 
     @property
@@ -109,7 +105,7 @@ class DecordReader:
             batch = reader.get_batch(wanted)
         except Exception as err:  # corrupt or truncated data surfaces here
             raise VideoReadError(
-                f"decord_backend.py: decord failed to decode frames {wanted} of {self.path}: {err}"
+                f"{__name__}: decord failed to decode frames {wanted} of {self.path}: {err}"
             ) from err
         frames = batch.asnumpy() if hasattr(batch, "asnumpy") else np.asarray(batch)
         return np.ascontiguousarray(frames, dtype=np.uint8)  # (T, H, W, 3)

@@ -88,24 +88,24 @@ def open_video(
     """
     path = Path(path)
     if backend not in BACKENDS:
-        raise ValueError(f"factory.py: backend must be one of {BACKENDS}, found {backend!r}.")
+        raise ValueError(f"{__name__}: backend must be one of {BACKENDS}, found {backend!r}.")
     if short_side is not None and short_side < 1:
-        raise ValueError(f"factory.py: short_side must be >= 1 or None, found {short_side}.")
+        raise ValueError(f"{__name__}: short_side must be >= 1 or None, found {short_side}.")
     if path.is_dir():
         if fps is None:
             raise VideoReadError(
-                f"factory.py: {path} is a frame folder; pass fps= (its frame rate) to open it."
+                f"{__name__}: {path} is a frame folder; pass fps= (its frame rate) to open it."
             )
         return FrameFolderReader(path, fps, short_side)
     if backend == "decord" and not decord_available():
         raise ValueError(
-            "factory.py: backend='decord' but decord is not installed (x86_64 wheels only); "
+            f"{__name__}: backend='decord' but decord is not installed (x86_64 wheels only); "
             "use backend='pyav' or 'auto'."
         )
     if backend == "torchcodec":
         if not torchcodec_available():
             raise ValueError(
-                "factory.py: backend='torchcodec' but torchcodec cannot be imported (not "
+                f"{__name__}: backend='torchcodec' but torchcodec cannot be imported (not "
                 "installed, or no FFmpeg 4-9 shared libraries for it); "
                 "pip install 'cyclecorr[torchcodec]', or use backend='pyav' or 'auto'."
             )

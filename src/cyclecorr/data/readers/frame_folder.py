@@ -31,10 +31,10 @@ class FrameFolderReader:
     def __init__(self, path: str | Path, fps: float, short_side: int | None = None) -> None:
         self.path = Path(path)
         if not self.path.is_dir():
-            raise VideoReadError(f"frame_folder.py: frame folder {self.path} does not exist.")
+            raise VideoReadError(f"{__name__}: frame folder {self.path} does not exist.")
         if not fps > 0:
             raise VideoReadError(
-                f"frame_folder.py: {self.path}: a frame folder needs fps > 0, found {fps}; "
+                f"{__name__}: {self.path}: a frame folder needs fps > 0, found {fps}; "
                 "pass the rate the frames were extracted at."
             )
         self._fps = float(fps)
@@ -47,7 +47,7 @@ class FrameFolderReader:
             names = sorted(n for n in os.listdir(self.path) if n.lower().endswith(IMAGE_EXTENSIONS))
             if not names:
                 raise VideoReadError(
-                    f"frame_folder.py: frame folder {self.path} holds no images "
+                    f"{__name__}: frame folder {self.path} holds no images "
                     f"({', '.join(IMAGE_EXTENSIONS)}); expected one file per frame."
                 )
             self._files = [self.path / name for name in names]
@@ -67,7 +67,7 @@ class FrameFolderReader:
                 with Image.open(first) as image:
                     width, height = image.size  # header only, no decode
             except OSError as err:
-                raise VideoReadError(f"frame_folder.py: cannot read image {first}: {err}") from err
+                raise VideoReadError(f"{__name__}: cannot read image {first}: {err}") from err
             self._size = output_size(width, height, self.short_side)
         return self._size
 
@@ -81,7 +81,7 @@ class FrameFolderReader:
             with Image.open(file) as image:
                 return np.asarray(image.convert("RGB"))  # (H, W, 3) uint8
         except OSError as err:
-            raise VideoReadError(f"frame_folder.py: cannot read frame image {file}: {err}") from err
+            raise VideoReadError(f"{__name__}: cannot read frame image {file}: {err}") from err
 
     def get_frames(self, indices: Sequence[int]) -> np.ndarray:
         files = self._frame_files()
@@ -90,7 +90,7 @@ class FrameFolderReader:
         shapes = {image.shape for image in loaded.values()}
         if len(shapes) != 1:
             raise VideoReadError(
-                f"frame_folder.py: frame folder {self.path} mixes image sizes {sorted(shapes)}; "
+                f"{__name__}: frame folder {self.path} mixes image sizes {sorted(shapes)}; "
                 "every frame of a video must have the same size."
             )
         frames = np.stack([loaded[i] for i in wanted])  # (T, H, W, 3)

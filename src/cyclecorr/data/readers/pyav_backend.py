@@ -43,19 +43,17 @@ def _index_stream(path: Path) -> _StreamIndex:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise VideoReadError(f"pyav_backend.py: {path} has no video stream.")
+                raise VideoReadError(f"{__name__}: {path} has no video stream.")
             stream = container.streams.video[0]
             pts = [p.pts for p in container.demux(stream) if p.size > 0]
             rate = stream.average_rate or stream.guessed_rate
             width, height = stream.codec_context.width, stream.codec_context.height
     except (av.FFmpegError, OSError, ValueError) as err:
-        raise VideoReadError(f"pyav_backend.py: PyAV cannot read {path}: {err}") from err
+        raise VideoReadError(f"{__name__}: PyAV cannot read {path}: {err}") from err
     if not pts:
-        raise VideoReadError(
-            f"pyav_backend.py: {path} has no frames (PyAV found no video packets)."
-        )
+        raise VideoReadError(f"{__name__}: {path} has no frames (PyAV found no video packets).")
     if rate is None or not float(rate) > 0:
-        raise VideoReadError(f"pyav_backend.py: {path} reports no frame rate (PyAV).")
+        raise VideoReadError(f"{__name__}: {path} reports no frame rate (PyAV).")
     known = np.sort(np.asarray([p for p in pts if p is not None], dtype=np.int64))  # (N,)
     first, step = 0, 0
     if len(known) == len(pts) > 1:
@@ -111,9 +109,7 @@ class PyAVReader:
             if found is None:
                 found = self._decode_from_start(sorted(set(wanted)), info)
         except av.FFmpegError as err:
-            raise VideoReadError(
-                f"pyav_backend.py: PyAV failed to decode {self.path}: {err}"
-            ) from err
+            raise VideoReadError(f"{__name__}: PyAV failed to decode {self.path}: {err}") from err
         return np.stack([found[i] for i in wanted])  # (T, H, W, 3)
 
     def _to_rgb(self, frame: Any) -> np.ndarray:
@@ -165,7 +161,7 @@ class PyAVReader:
             missing = [i for i in wanted if i not in found]
             if missing and (last is None or decoded < info.num_frames - 2):
                 raise VideoReadError(
-                    f"pyav_backend.py: {self.path} announces {info.num_frames} frames but only "
+                    f"{__name__}: {self.path} announces {info.num_frames} frames but only "
                     f"{decoded} decode (truncated or corrupt); frames {missing} are missing."
                 )
             if missing and last is not None:  # announced off-by-one: repeat the last frame

@@ -52,21 +52,20 @@ def _read_header(path: Path) -> _StreamHeader:
         container = get_container_metadata(str(path))
     except _DECODE_ERRORS as err:
         raise VideoReadError(
-            f"torchcodec_backend.py: torchcodec cannot open {path} as a video: {err}"
+            f"{__name__}: torchcodec cannot open {path} as a video: {err}"
         ) from err
     index = container.best_video_stream_index
     if index is None:
-        raise VideoReadError(f"torchcodec_backend.py: {path} has no video stream.")
+        raise VideoReadError(f"{__name__}: {path} has no video stream.")
     stream = container.streams[index]
     if not isinstance(stream, VideoStreamHeaderMetadata):
         raise VideoReadError(
-            f"torchcodec_backend.py: {path}: stream {index} should be video, found "
-            f"{type(stream).__name__}."
+            f"{__name__}: {path}: stream {index} should be video, found {type(stream).__name__}."
         )
     width, height = stream.width, stream.height
     if not width or not height or width <= 0 or height <= 0:
         raise VideoReadError(
-            f"torchcodec_backend.py: {path} reports frame size {width}x{height} (torchcodec)."
+            f"{__name__}: {path} reports frame size {width}x{height} (torchcodec)."
         )
     fps = stream.average_fps_from_header
     return _StreamHeader(index, int(width), int(height), float(fps) if fps else None)
@@ -114,12 +113,10 @@ class TorchCodecReader:
                 )
             except _DECODE_ERRORS as err:
                 raise VideoReadError(
-                    f"torchcodec_backend.py: torchcodec cannot open {self.path}: {err}"
+                    f"{__name__}: torchcodec cannot open {self.path}: {err}"
                 ) from err
             if not decoder.metadata.num_frames:
-                raise VideoReadError(
-                    f"torchcodec_backend.py: {self.path} has no frames (torchcodec)."
-                )
+                raise VideoReadError(f"{__name__}: {self.path} has no frames (torchcodec).")
             self._decoder, self._header = decoder, header
         return self._decoder
 
@@ -129,9 +126,7 @@ class TorchCodecReader:
         assert self._header is not None
         fps = self._header.fps or decoder.metadata.average_fps  # header rate, as decord reports
         if fps is None or not fps > 0:
-            raise VideoReadError(
-                f"torchcodec_backend.py: {self.path} reports frame rate {fps} (torchcodec)."
-            )
+            raise VideoReadError(f"{__name__}: {self.path} reports frame rate {fps} (torchcodec).")
         return float(fps)
 
     @property
@@ -150,8 +145,7 @@ class TorchCodecReader:
             batch = decoder.get_frames_at(wanted)  # .data: (T, H, W, 3) uint8 tensor
         except _DECODE_ERRORS as err:  # corrupt or truncated data surfaces here
             raise VideoReadError(
-                f"torchcodec_backend.py: torchcodec failed to decode frames {wanted} of "
-                f"{self.path}: {err}"
+                f"{__name__}: torchcodec failed to decode frames {wanted} of {self.path}: {err}"
             ) from err
         return np.ascontiguousarray(batch.data.numpy(), dtype=np.uint8)  # (T, H, W, 3)
 

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cyclecorr.data.clip_sampling import ClipSpec, sample_clip_indices
-from cyclecorr.data.sample_builder import SampleBuilder
 from cyclecorr.data.synthetic.scene import SyntheticVideo, SyntheticVideoSpec
+from cyclecorr.data.timecycle.clips import ClipSpec, sample_clip_indices
+from cyclecorr.data.timecycle.sample_builder import SampleBuilder
 
 TRAIN_SEED_SALT = 2
 _FPS_WITHOUT_TARGET = 12.0  # any value works: without target_fps no resampling happens
@@ -74,7 +74,7 @@ class SyntheticClipDataset(Dataset):
     ) -> None:
         if num_videos < 1 or seed < 0:
             raise ValueError(
-                f"synthetic_dataset.py: need num_videos >= 1 and seed >= 0, found "
+                f"{__name__}: need num_videos >= 1 and seed >= 0, found "
                 f"num_videos={num_videos}, seed={seed}; fix the data config."
             )
         self.num_videos = num_videos
@@ -110,8 +110,7 @@ class SyntheticClipDataset(Dataset):
         oldest first, target, motion frame) and the clip's generator, ready for the builder."""
         if draw < 0:
             raise IndexError(
-                f"synthetic_dataset.py: draw must be >= 0, found {draw}; "
-                "negative indices are not supported."
+                f"{__name__}: draw must be >= 0, found {draw}; negative indices are not supported."
             )
         video = self.video(draw % self.num_videos)
         rng = np.random.default_rng([self.seed, draw])
@@ -132,7 +131,7 @@ def _pair(values: Sequence[float], name: str) -> tuple[float, float]:
     """A 2-sequence from a config (Hydra gives lists) as a tuple of floats."""
     if len(values) != 2:
         raise ValueError(
-            f"synthetic_dataset.py: {name} must have 2 values (low, high), found {list(values)}; "
+            f"{__name__}: {name} must have 2 values (low, high), found {list(values)}; "
             "fix the data config."
         )
     return float(values[0]), float(values[1])

@@ -119,7 +119,7 @@ def write_synthetic_davis(
     """
     if num_videos < 1:
         raise ValueError(
-            f"synthetic_davis.py: num_videos must be >= 1, found {num_videos}; "
+            f"{__name__}: num_videos must be >= 1, found {num_videos}; "
             "ask for at least one sequence."
         )
     root = Path(root)

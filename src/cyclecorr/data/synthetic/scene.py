@@ -70,7 +70,7 @@ class SyntheticVideoSpec:
             problems.append("speeds must be >= 0")
         if problems:
             raise ValueError(
-                f"synthetic.py: invalid SyntheticVideoSpec {self}: {'; '.join(problems)}"
+                f"{__name__}: invalid SyntheticVideoSpec {self}: {'; '.join(problems)}"
             )
 
 
@@ -186,7 +186,7 @@ class SyntheticVideo:
     def _check_frame(self, t: int) -> None:
         if not 0 <= t < self.spec.num_frames:
             raise IndexError(
-                f"synthetic.py: frame {t} requested but the video has frames 0.."
+                f"{__name__}: frame {t} requested but the video has frames 0.."
                 f"{self.spec.num_frames - 1}; raise SyntheticVideoSpec.num_frames or ask less."
             )
 

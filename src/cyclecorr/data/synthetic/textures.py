@@ -65,7 +65,7 @@ class Shape(NamedTuple):
         if self.kind == "polygon":
             return _inside_regular_polygon(u / self.half_width, v / self.half_height, self.sides)
         raise ValueError(
-            f"textures.py: Shape.kind must be one of {SHAPE_KINDS}, found {self.kind!r}; "
+            f"{__name__}: Shape.kind must be one of {SHAPE_KINDS}, found {self.kind!r}; "
             "fix the scene description."
         )
 

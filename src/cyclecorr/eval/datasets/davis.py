@@ -31,7 +31,6 @@ __all__ = [
 ]
 
 RESOLUTIONS = ("480p", "Full-Resolution")
-_WHERE = "cyclecorr/eval/datasets/davis.py"
 
 
 class DavisSequence(NamedTuple):
@@ -56,7 +55,7 @@ class DavisSequence(NamedTuple):
 def _check_resolution(resolution: str) -> None:
     if resolution not in RESOLUTIONS:
         raise ValueError(
-            f"{_WHERE}: resolution must be one of {RESOLUTIONS}, found {resolution!r}."
+            f"{__name__}: resolution must be one of {RESOLUTIONS}, found {resolution!r}."
         )
 
 
@@ -69,7 +68,8 @@ def list_sequences(davis_root: str | Path, split: str = "val") -> list[str]:
     list_file = Path(davis_root) / "ImageSets" / "2017" / f"{split}.txt"
     if not list_file.is_file():
         raise FileNotFoundError(
-            f"{_WHERE}: no split list {list_file}; a DAVIS root holds ImageSets/2017/<split>.txt, "
+            f"{__name__}: no split list {list_file}; a DAVIS root holds "
+            "ImageSets/2017/<split>.txt, "
             "JPEGImages/<resolution>/<seq>/ and Annotations/<resolution>/<seq>/. "
             "Check CYCLECORR_DATA / the davis root and the split name."
         )
@@ -90,7 +90,7 @@ def load_sequence(davis_root: str | Path, name: str, resolution: str = "480p") -
     annotations = sorted(annotation_dir.glob("*.png"))
     if not frames or not annotations:
         raise FileNotFoundError(
-            f"{_WHERE}: sequence {name!r} has {len(frames)} frames in {frame_dir} and "
+            f"{__name__}: sequence {name!r} has {len(frames)} frames in {frame_dir} and "
             f"{len(annotations)} annotations in {annotation_dir}; both need at least one file "
             "(.jpg frames, .png annotations). Check the root, resolution and split list."
         )

@@ -49,7 +49,6 @@ JOINT_NAMES = (
     "left_ankle",
 )
 _SUBSET_CODE = {"train": "1", "test": "2"}
-_WHERE = "cyclecorr/eval/jhmdb.py"
 
 
 class JhmdbVideo(NamedTuple):
@@ -80,12 +79,12 @@ def jhmdb_split(
         ValueError: for an unknown subset or a malformed line.
     """
     if subset not in _SUBSET_CODE:
-        raise ValueError(f"{_WHERE}: subset must be 'train' or 'test', found {subset!r}.")
+        raise ValueError(f"{__name__}: subset must be 'train' or 'test', found {subset!r}.")
     suffix = f"_test_split{split}.txt"
     lists = sorted(Path(root, "splits").glob(f"*{suffix}"))
     if not lists:
         raise FileNotFoundError(
-            f"{_WHERE}: no {Path(root, 'splits')}/<action>{suffix}; expected the official JHMDB "
+            f"{__name__}: no {Path(root, 'splits')}/<action>{suffix}; expected the official JHMDB "
             "layout (Rename_Images/, joint_positions/, splits/)."
         )
     pairs = []
@@ -97,7 +96,7 @@ def jhmdb_split(
             fields = line.split()
             if len(fields) != 2 or fields[1] not in ("1", "2"):
                 raise ValueError(
-                    f"{_WHERE}: {list_file}:{line_no} reads {line!r}, expected '<video>.avi 1|2'."
+                    f"{__name__}: {list_file}:{line_no} reads {line!r}, expected '<video>.avi 1|2'."
                 )
             if fields[1] == _SUBSET_CODE[subset]:
                 pairs.append((action, fields[0].removesuffix(".avi")))
@@ -108,13 +107,13 @@ def _read_pos_img(mat_path: Path) -> np.ndarray:
     from scipy.io import loadmat
 
     if not mat_path.is_file():
-        raise FileNotFoundError(f"{_WHERE}: missing joint file {mat_path}.")
+        raise FileNotFoundError(f"{__name__}: missing joint file {mat_path}.")
     pos = np.asarray(loadmat(str(mat_path))["pos_img"], dtype=np.float64)
     if pos.ndim == 2:  # a single frame saved without its trailing axis
         pos = pos[:, :, None]
     if pos.shape[:2] != (2, len(JOINT_NAMES)):
         raise ValueError(
-            f"{_WHERE}: {mat_path} pos_img has shape {pos.shape}, expected (2, 15, T)."
+            f"{__name__}: {mat_path} pos_img has shape {pos.shape}, expected (2, 15, T)."
         )
     return pos.transpose(2, 1, 0) - 1.0  # (2, 15, T) -> (T, 15, 2), 1-based -> 0-based
 
@@ -129,12 +128,12 @@ def load_jhmdb_video(root: str | Path, action: str, name: str) -> JhmdbVideo:
     frame_dir = Path(root, "Rename_Images", action, name)
     frames = sorted(frame_dir.glob("*.png"))
     if not frames:
-        raise FileNotFoundError(f"{_WHERE}: no .png frames in {frame_dir}.")
+        raise FileNotFoundError(f"{__name__}: no .png frames in {frame_dir}.")
     mat_path = Path(root, "joint_positions", action, name, "joint_positions.mat")
     joints = _read_pos_img(mat_path)  # (T, 15, 2)
     if len(joints) != len(frames):
         raise ValueError(
-            f"{_WHERE}: {mat_path} annotates {len(joints)} frames but {frame_dir} holds "
+            f"{__name__}: {mat_path} annotates {len(joints)} frames but {frame_dir} holds "
             f"{len(frames)}; the two must match."
         )
     with Image.open(frames[0]) as image:

@@ -32,7 +32,6 @@ __all__ = [
 
 NUM_CLASSES = 20
 VIP_IGNORE = 255
-_WHERE = "cyclecorr/eval/vip.py"
 
 
 class VipVideo(NamedTuple):
@@ -63,7 +62,7 @@ def list_vip_videos(root: str | Path, split: str = "val") -> list[str]:
     list_file = Path(root, "lists", f"{split}_videos.txt")
     if not list_file.is_file():
         raise FileNotFoundError(
-            f"{_WHERE}: no video list {list_file}; expected the VIP layout "
+            f"{__name__}: no video list {list_file}; expected the VIP layout "
             "(Images/<video>/, Category_ids/<video>/, lists/<split>_videos.txt)."
         )
     return [line.strip() for line in list_file.read_text().splitlines() if line.strip()]
@@ -82,7 +81,7 @@ def load_vip_video(root: str | Path, name: str) -> VipVideo:
     annotations = [labels.get(frame.stem) for frame in frames]
     if not frames or all(path is None for path in annotations):
         raise FileNotFoundError(
-            f"{_WHERE}: video {name!r} has {len(frames)} frames in {frame_dir} and no matching "
+            f"{__name__}: video {name!r} has {len(frames)} frames in {frame_dir} and no matching "
             f"annotation in {label_dir}; each .png must share its .jpg frame's name."
         )
     return VipVideo(name, frames, annotations)
@@ -102,13 +101,13 @@ def read_vip_labels(path: str | Path) -> np.ndarray:
     with Image.open(path) as image:
         if image.mode not in ("L", "P"):
             raise ValueError(
-                f"{_WHERE}: {path} has mode {image.mode!r}, expected a single-channel id map."
+                f"{__name__}: {path} has mode {image.mode!r}, expected a single-channel id map."
             )
         labels = np.array(image, dtype=np.uint8)
     bad = (labels >= NUM_CLASSES) & (labels != VIP_IGNORE)
     if bad.any():
         raise ValueError(
-            f"{_WHERE}: {path} holds ids {sorted(set(labels[bad].tolist()))}, expected "
+            f"{__name__}: {path} holds ids {sorted(set(labels[bad].tolist()))}, expected "
             f"0..{NUM_CLASSES - 1} or {VIP_IGNORE} (ignore)."
         )
     return labels

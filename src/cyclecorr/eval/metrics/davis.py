@@ -42,8 +42,6 @@ __all__ = [
     "statistics",
 ]
 
-_WHERE = "cyclecorr/eval/davis_metrics.py"
-
 
 class Stats(NamedTuple):
     """Per-object statistics of a per-frame measure (all in [0, 1] except decay in [-1, 1])."""
@@ -57,7 +55,7 @@ def _check_same_shape(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | None)
     if gt.ndim != 2 or gt.shape != pred.shape or (void is not None and void.shape != gt.shape):
         void_shape = None if void is None else void.shape
         raise ValueError(
-            f"{_WHERE}: expected 2-D masks of one shape (H, W), found gt {gt.shape}, "
+            f"{__name__}: expected 2-D masks of one shape (H, W), found gt {gt.shape}, "
             f"pred {pred.shape}, void {void_shape}; resize the prediction to the annotation size."
         )
 
@@ -120,7 +118,7 @@ def boundary_radius(height: int, width: int, bound_th: float = 0.008) -> int:
     if bound_th >= 1:
         if bound_th != int(bound_th):
             raise ValueError(
-                f"{_WHERE}: bound_th >= 1 is a radius in pixels and must be whole, found "
+                f"{__name__}: bound_th >= 1 is a radius in pixels and must be whole, found "
                 f"{bound_th}; pass an integer or a fraction of the diagonal (< 1)."
             )
         return int(bound_th)
@@ -246,7 +244,7 @@ def statistics(values: np.ndarray) -> Stats:
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 1 or values.size == 0:
         raise ValueError(
-            f"{_WHERE}: statistics expects a non-empty (T,) series, found shape {values.shape}; "
+            f"{__name__}: statistics expects a non-empty (T,) series, found shape {values.shape}; "
             "a DAVIS sequence needs at least 3 annotated frames (first and last are excluded)."
         )
     num_bins = 4

@@ -15,8 +15,6 @@ import numpy as np
 
 __all__ = ["ConfusionMatrix", "MiouResult"]
 
-_WHERE = "cyclecorr/eval/miou.py"
-
 
 class MiouResult(NamedTuple):
     """Per-class IoU ((C,) float64, NaN where the class never occurs) and the mIoU."""
@@ -48,7 +46,7 @@ class ConfusionMatrix:
         gt, pred = np.asarray(gt).astype(np.int64), np.asarray(pred).astype(np.int64)
         if gt.shape != pred.shape:
             raise ValueError(
-                f"{_WHERE}: gt is {gt.shape} but pred is {pred.shape}; resize the prediction "
+                f"{__name__}: gt is {gt.shape} but pred is {pred.shape}; resize the prediction "
                 "to the annotation size (nearest neighbour) first."
             )
         keep = (
@@ -58,7 +56,7 @@ class ConfusionMatrix:
         for name, ids in (("gt", gt), ("pred", pred)):
             if ids.size and (ids.min() < 0 or ids.max() >= self.num_classes):
                 raise ValueError(
-                    f"{_WHERE}: {name} holds ids {sorted(set(ids.tolist()))[:10]}, expected "
+                    f"{__name__}: {name} holds ids {sorted(set(ids.tolist()))[:10]}, expected "
                     f"0..{self.num_classes - 1} (ignore_index {self.ignore_index} for gt)."
                 )
         flat = gt * self.num_classes + pred  # (N,) index into the flattened (C, C) matrix
@@ -69,7 +67,7 @@ class ConfusionMatrix:
         """Add the counts of another matrix of the same size (e.g. from another worker)."""
         if other.matrix.shape != self.matrix.shape:
             raise ValueError(
-                f"{_WHERE}: cannot merge a {other.matrix.shape} matrix into {self.matrix.shape}."
+                f"{__name__}: cannot merge a {other.matrix.shape} matrix into {self.matrix.shape}."
             )
         self.matrix += other.matrix
 

@@ -18,8 +18,6 @@ import numpy as np
 
 __all__ = ["PCKAccumulator", "PCKResult", "pck", "pck_thresholds"]
 
-_WHERE = "cyclecorr/eval/pck.py"
-
 
 class PCKResult(NamedTuple):
     """PCK per joint ((J,) float64, NaN for joints never counted) and its mean over joints."""
@@ -31,12 +29,12 @@ class PCKResult(NamedTuple):
 def _check(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> None:
     if pred.shape != gt.shape or pred.ndim != 3 or pred.shape[-1] != 2:
         raise ValueError(
-            f"{_WHERE}: expected pred and gt of one shape (T, J, 2) xy, found {pred.shape} and "
+            f"{__name__}: expected pred and gt of one shape (T, J, 2) xy, found {pred.shape} and "
             f"{gt.shape}."
         )
     if visible.shape != gt.shape[:2]:
         raise ValueError(
-            f"{_WHERE}: visible must be (T, J) = {gt.shape[:2]}, found {visible.shape}."
+            f"{__name__}: visible must be (T, J) = {gt.shape[:2]}, found {visible.shape}."
         )
 
 
@@ -87,7 +85,7 @@ class PCKAccumulator:
         _check(pred, gt, visible)
         if gt.shape[1] != self.num_joints:
             raise ValueError(
-                f"{_WHERE}: accumulator has {self.num_joints} joints, video has {gt.shape[1]}."
+                f"{__name__}: accumulator has {self.num_joints} joints, video has {gt.shape[1]}."
             )
         if self.skip_first:
             pred, gt, visible = pred[1:], gt[1:], visible[1:]
@@ -102,7 +100,7 @@ class PCKAccumulator:
     def result(self, alpha: float) -> PCKResult:
         """PCK at ``alpha`` (one of ``self.alphas``) over everything added so far."""
         if alpha not in self.alphas:
-            raise ValueError(f"{_WHERE}: alpha {alpha} not tracked; tracked: {self.alphas}.")
+            raise ValueError(f"{__name__}: alpha {alpha} not tracked; tracked: {self.alphas}.")
         correct = self.correct[self.alphas.index(alpha)]
         per_joint = np.full(self.num_joints, np.nan)
         seen = self.counted > 0

@@ -25,51 +25,17 @@ given once with a count.
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import torch.nn.functional as F
 
-from cyclecorr.eval.propagation.candidates import combine, select
+from cyclecorr.eval.propagation.candidates import combine
+from cyclecorr.eval.propagation.dense import dense_candidates, radius_mask
 from cyclecorr.eval.propagation.spec import AttentionSpec
-from cyclecorr.eval.propagation.windowed import dense_candidates, windowed_propagation
+from cyclecorr.eval.propagation.windowed import windowed_propagation
+
+__all__ = ["propagate_labels", "propagate_labels_dense", "radius_mask", "attend"]
 
 DEFAULT_MAX_ELEMENTS = 2**25  # similarity entries per chunk: 128 MiB in float32
-MAX_RADIUS_TABLE = 2**27  # cache the all-pairs radius mask up to 128 MiB of bools
-
-
-def radius_mask(query_index: torch.Tensor, height: int, width: int, radius: float) -> torch.Tensor:
-    """Which reference cells lie within ``radius`` of each query cell.
-
-    Args:
-        query_index: (Q,) int64 flat indices (row-major ``y * width + x``) of query cells.
-        height: Feature-map height ``h``.
-        width: Feature-map width ``w``.
-        radius: Radius in feature cells: cells at a Euclidean distance ``< radius`` are inside
-            (strict, as CRW's ``MaskedAttention``).
-
-    Returns:
-        (Q, h*w) bool, True where the reference cell is within the radius.
-    """
-    device = query_index.device
-    ys = torch.arange(height, device=device, dtype=torch.float32).repeat_interleave(width)
-    xs = torch.arange(width, device=device, dtype=torch.float32).repeat(height)  # (h*w,) each
-    qy, qx = ys[query_index], xs[query_index]  # (Q,)
-    dist2 = (qy[:, None] - ys[None, :]).square_() + (qx[:, None] - xs[None, :]).square_()
-    return dist2 < radius**2  # (Q, h*w)
-
-
-@functools.lru_cache(maxsize=2)
-def _radius_table(height: int, width: int, radius: float, device: torch.device) -> torch.Tensor:
-    """``radius_mask`` for every cell, (h*w, h*w) bool, cached: it is the same for every frame."""
-    return radius_mask(torch.arange(height * width, device=device), height, width, radius)
-
-
-def _far_cells(index: torch.Tensor, height: int, width: int, radius: float) -> torch.Tensor:
-    """(Q, h*w) bool, True where a reference cell is farther than ``radius`` from the query."""
-    if (height * width) ** 2 <= MAX_RADIUS_TABLE:
-        return ~_radius_table(height, width, radius, index.device)[index]
-    return ~radius_mask(index, height, width, radius)
 
 
 def unit_channels_last(features: torch.Tensor) -> torch.Tensor:
@@ -87,7 +53,7 @@ def _check_inputs(query: torch.Tensor, refs: torch.Tensor, ref_labels: torch.Ten
     n, _, rh, rw = refs.shape
     if (rh, rw) != (h, w) or ref_labels.shape[0] != n or ref_labels.shape[2:] != (h, w):
         raise ValueError(
-            "cyclecorr/eval/propagation/attention.py: expected refs (n, C, h, w) and ref_labels "
+            f"{__name__}: expected refs (n, C, h, w) and ref_labels "
             f"(n, L, h, w) matching the query (C, h, w) = {tuple(query.shape)}; got refs "
             f"{tuple(refs.shape)}, ref_labels {tuple(ref_labels.shape)}. Resize every frame with "
             "the same protocol."
@@ -185,13 +151,13 @@ def attend(
         (h*w, L) float labels of the query cells, row-major.
     """
     counts = counts.to(device=query.device, dtype=torch.long)
-    if spec.radius is None or not local:  # every frame attended over every cell
-        frames = dense + local
-        cands = dense_candidates(query, bank, frames, spec, max_elements, counts[frames])
-        return combine([cands], labels, spec, int(counts[frames].sum()))
-    if not windowed:
-        return _dense_attention(query, bank, labels, spec, dense, local, max_elements, counts)
-    return windowed_propagation(query, bank, labels, spec, dense, local, max_elements, counts)
+    if spec.radius is not None and local and windowed:
+        return windowed_propagation(query, bank, labels, spec, dense, local, max_elements, counts)
+    frames = dense + local  # every frame over every cell; the radius frames masked, if any
+    masked_from = len(dense) if spec.radius is not None and local else None
+    mine = counts[frames]
+    cands = dense_candidates(query, bank, frames, spec, max_elements, mine, masked_from)
+    return combine([cands], labels, spec, int(mine.sum()))
 
 
 def propagate_labels_dense(
@@ -211,39 +177,3 @@ def propagate_labels_dense(
     return propagate_labels(
         query, refs, ref_labels, spec, radius_frames, max_elements, False, counts
     )
-
-
-def _dense_attention(
-    query: torch.Tensor,
-    bank: torch.Tensor,
-    labels: torch.Tensor,
-    spec: AttentionSpec,
-    dense: list[int],
-    local: list[int],
-    max_elements: int,
-    counts: torch.Tensor,
-) -> torch.Tensor:
-    """All-pairs attention in chunks of query rows, ``local`` frames masked by the radius (the
-    golden path the windowed one is tested against).
-
-    Returns:
-        (h*w, L) float labels of the query cells.
-    """
-    h, w, c = query.shape
-    frames, cells = dense + local, h * w
-    refs = bank[frames].reshape(len(frames), cells, c)  # (n, P, C)
-    queries = query.reshape(cells, c)  # (P, C)
-    positions = torch.tensor(frames, device=query.device)[:, None]  # (n, 1)
-    rows = positions * cells + torch.arange(cells, device=query.device)[None]  # (n, P)
-    which = torch.tensor([False] * len(dense) + [True] * len(local), device=query.device)
-    mine = counts[frames]
-    chunk = max(1, max_elements // max(1, len(frames) * cells))
-    out = []
-    for start in range(0, cells, chunk):
-        index = torch.arange(start, min(start + chunk, cells), device=query.device)
-        sim = torch.einsum("qc,npc->qnp", queries[index], refs)  # (Q, n, P)
-        if local and spec.radius is not None:
-            far = _far_cells(index, h, w, spec.radius)  # (Q, P)
-            sim.masked_fill_(far[:, None, :] & which[None, :, None], float("-inf"))  # (Q, n, P)
-        out.append(combine([select(sim, rows, spec, mine)], labels, spec, int(mine.sum())))
-    return torch.cat(out, dim=0)  # (P, L)

@@ -94,10 +94,7 @@ def heatmaps_to_keypoints(
         grid = torch.stack([xs.flatten(), ys.flatten()], dim=1).double()  # (h*w, 2) xy
         cells = weights @ grid  # (J, 2)
     else:
-        raise ValueError(
-            f"cyclecorr/eval/propagation/keypoints.py: readout must be 'argmax' or 'soft_argmax', "
-            f"got {readout!r}"
-        )
+        raise ValueError(f"{__name__}: readout must be 'argmax' or 'soft_argmax', got {readout!r}")
     return cell_to_pixel(cells.numpy(), image_size, (h, w))
 
 

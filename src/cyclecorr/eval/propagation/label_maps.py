@@ -46,9 +46,7 @@ def labels_at_feature_size(
         (L, h, w) float32 label weights (each position sums to 1 where every pixel has a label).
     """
     if mode not in ("bilinear", "area"):
-        raise ValueError(
-            f"cyclecorr/eval/label_maps.py: mode must be 'bilinear' or 'area', got {mode!r}"
-        )
+        raise ValueError(f"{__name__}: mode must be 'bilinear' or 'area', got {mode!r}")
     classes = torch.arange(num_labels, device=positions.device)[:, None, None]  # (L, 1, 1)
     onehot = (positions[None] == classes).float()  # (L, H, W)
     if mode == "area":

@@ -38,7 +38,7 @@ SCOPES = ("per_frame", "joint")
 LABEL_DOWNSAMPLE = ("bilinear", "area")
 LABEL_NORMS = ("none", "minmax")
 OUTPUT_UPSAMPLE = ("resized", "original")
-WHERE = "cyclecorr/eval/protocols.py"
+NEIGHBORHOODS = ("disk", "square")
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,11 @@ class PropagationProtocol:
             they are, not summing to 1 (the release).
         label_norm: Applied to each prediction before it is fed back and read out: ``"none"``
             or ``"minmax"`` (every label channel mapped to [0, 1] over the map: the release).
-        radius: Spatial radius in feature cells: references at a Euclidean cell distance
-            ``>= radius`` are excluded (strict, as CRW's ``D < radius``); ``None`` = unrestricted.
+        radius: Spatial radius in feature cells (``None`` = unrestricted); see ``neighborhood``.
+        neighborhood: ``"disk"``: references at a Euclidean cell distance ``>= radius`` are
+            excluded (strict, as CRW's ``D < radius`` and VFS's ``spatial_neighbor``);
+            ``"square"``: references farther than ``radius`` cells along either axis are
+            excluded (inclusive, as DINO's ``size_mask_neighborhood``).
         radius_on_first: Whether the radius also restricts the first frame (CRW: no).
         output_upsample: ``"resized"``: bilinear upsampling to the resized frame, argmax, then a
             nearest resize (OpenCV's floor rule) to the original size (both references; a no-op
@@ -102,6 +105,7 @@ class PropagationProtocol:
     renormalize: bool
     label_norm: Literal["none", "minmax"]
     radius: float | None
+    neighborhood: Literal["disk", "square"]
     radius_on_first: bool
     output_upsample: Literal["resized", "original"]
 
@@ -114,28 +118,30 @@ class PropagationProtocol:
             "label_downsample": LABEL_DOWNSAMPLE,
             "label_norm": LABEL_NORMS,
             "output_upsample": OUTPUT_UPSAMPLE,
+            "neighborhood": NEIGHBORHOODS,
         }
         for field, allowed in choices.items():
             if getattr(self, field) not in allowed:
                 raise ValueError(
-                    f"{WHERE}: {field} must be one of {allowed}, got {getattr(self, field)!r}"
+                    f"{__name__}: {field} must be one of {allowed}, got {getattr(self, field)!r}"
                 )
         if self.topk_scope == "joint" and self.softmax == "per_frame":
             raise ValueError(
-                f"{WHERE}: topk_scope='joint' with softmax='per_frame' is ill-defined (a frame may "
+                f"{__name__}: topk_scope='joint' with softmax='per_frame' is ill-defined (a frame "
+                "may "
                 "keep no reference); use softmax='joint' or topk_scope='per_frame'"
             )
         if self.size < 1 or self.topk < 1 or self.context < 0 or self.temperature <= 0:
             raise ValueError(
-                f"{WHERE}: expected size >= 1, topk >= 1, context >= 0, temperature > 0; got "
+                f"{__name__}: expected size >= 1, topk >= 1, context >= 0, temperature > 0; got "
                 f"size={self.size}, topk={self.topk}, context={self.context}, "
                 f"temperature={self.temperature}"
             )
         if not self.use_first and self.context == 0:
-            raise ValueError(f"{WHERE}: use_first=False and context=0 leave no reference frame")
+            raise ValueError(f"{__name__}: use_first=False and context=0 leave no reference frame")
         if self.predict_first and not (self.pad_with_first and self.context > 0):
             raise ValueError(
-                f"{WHERE}: predict_first=True needs pad_with_first=True and context > 0 (the "
+                f"{__name__}: predict_first=True needs pad_with_first=True and context > 0 (the "
                 "first frame is predicted from its copies in the recent slots)"
             )
 

@@ -30,7 +30,6 @@ from cyclecorr.eval.propagation.protocols import PropagationProtocol
 from cyclecorr.ops.normalize import normalize
 
 VOID_LABEL = 255
-WHERE = "cyclecorr/eval/video_segmentation.py"
 
 
 class LabelIds(NamedTuple):
@@ -77,7 +76,7 @@ def preprocess_frame(
     """
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(
-            f"{WHERE}: expected a (H, W, 3) uint8 RGB frame, found shape {frame.shape} dtype "
+            f"{__name__}: expected a (H, W, 3) uint8 RGB frame, found shape {frame.shape} dtype "
             f"{frame.dtype}; decode frames with cyclecorr.data.readers.factory.open_video or "
             "cyclecorr.eval.datasets.davis.read_frame"
         )
@@ -125,10 +124,10 @@ def segment_video(
     iterator = iter(frames)
     first = next(iterator, None)
     if first is None:
-        raise ValueError(f"{WHERE}: segment_video got no frames; pass at least the first frame")
+        raise ValueError(f"{__name__}: segment_video got no frames; pass at least the first frame")
     if first.shape[:2] != first_mask.shape:
         raise ValueError(
-            f"{WHERE}: the first mask is {first_mask.shape[1]}x{first_mask.shape[0]} but the "
+            f"{__name__}: the first mask is {first_mask.shape[1]}x{first_mask.shape[0]} but the "
             f"frames are {first.shape[1]}x{first.shape[0]}; resize the mask (nearest) first"
         )
     feats = encode_frame(encoder, first, protocol, device)  # (C, h, w)

@@ -2,7 +2,7 @@
 
 A plain record of the protocol fields the attention needs (``PropagationProtocol`` documents each
 one): top-k size and scope, temperature, softmax scope, whether the softmax is renormalised over
-the kept references, and the spatial radius.
+the kept references, and the spatial neighbourhood (radius and shape).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ class AttentionSpec(NamedTuple):
     softmax: str
     radius: float | None
     renormalize: bool = True
+    neighborhood: str = "disk"
 
 
 def spec_from_protocol(protocol: PropagationProtocol) -> AttentionSpec:
@@ -32,4 +33,5 @@ def spec_from_protocol(protocol: PropagationProtocol) -> AttentionSpec:
         protocol.softmax,
         protocol.radius,
         protocol.renormalize,
+        protocol.neighborhood,
     )

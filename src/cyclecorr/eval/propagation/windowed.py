@@ -1,16 +1,17 @@
 """Radius-restricted label propagation computed on local windows only (METHOD.md section 5).
 
-With a radius ``r`` (Euclidean distance between feature-cell indices, strict as in CRW) a query
-cell ``(y, x)`` can only attend to reference cells ``(y', x')`` with ``(y - y')^2 + (x - x')^2 <
-r^2``, all inside the (2R+1)x(2R+1) window, ``R = ceil(r) - 1``. Instead of all ``(h w)^2`` pairs,
-queries are processed in T x T tiles, each against the (T+2R) x (T+2R) reference region covering
-the union of its windows (clipped to the image), so the work stays a dense matmul. The radius
-frames are first cut into overlapping column strips (one contiguous copy per column of tiles), so
-a tile's region is a slice of rows of its strip, read without a copy; cells of the
-region outside a query's disk get -inf, exactly as the all-pairs mask does. Frames the radius
-does not apply to (CRW's first frame) are attended densely inside the same tile, so a joint top-k
-still sees every reference. Equal to the dense masked computation up to float rounding (and the
-order of exact ties).
+With a radius ``r`` a query cell ``(y, x)`` can only attend to reference cells inside its
+neighbourhood (``dense.inside``: the strict disk of CRW and VFS, or DINO's inclusive square),
+all inside the (2R+1)x(2R+1) window, ``R = ceil(r) - 1`` for the disk and ``floor(r)`` for the
+square. Instead of all ``(h w)^2`` pairs, queries are processed in T x T tiles, each against the
+(T+2R) x (T+2R) reference region covering the union of its windows (clipped to the image), so the
+work stays a dense matmul. The radius frames are first cut into overlapping column strips (one
+contiguous copy per column of tiles), so a tile's region is a slice of rows of its strip, read
+without a copy; cells of the region outside a query's neighbourhood get -inf, exactly as the
+all-pairs mask does. Frames the radius does not apply to (CRW's first frame) are attended
+densely (``dense``) and their candidates merged inside each tile, so a joint top-k still sees
+every reference. Equal to the dense masked computation up to float rounding (and the order of
+exact ties).
 """
 
 from __future__ import annotations
@@ -22,20 +23,18 @@ from typing import NamedTuple
 
 import torch
 
-from cyclecorr.eval.propagation.candidates import (
-    Candidates,
-    combine,
-    concat_candidates,
-    pick_queries,
-    select,
-)
+from cyclecorr.eval.propagation.candidates import combine, pick_queries, select
+from cyclecorr.eval.propagation.dense import _frames, dense_candidates, inside
 from cyclecorr.eval.propagation.spec import AttentionSpec
 
 DEFAULT_TILE = 8  # query tile side: larger tiles copy less (strips) but compute more per query
 
 
-def window_reach(radius: float) -> int:
-    """Largest integer offset ``R`` with ``R < radius`` (the strict rule of ``radius_mask``)."""
+def window_reach(radius: float, shape: str = "disk") -> int:
+    """Largest integer offset ``R`` inside the neighbourhood (``dense.inside``): ``R < radius``
+    for the strict disk, ``R <= radius`` for the inclusive square."""
+    if shape == "square":
+        return max(0, int(math.floor(radius)))
     return max(0, int(math.ceil(radius)) - 1)
 
 
@@ -96,6 +95,7 @@ def _tile_similarities(
     hw: tuple[int, int],
     local: list[int],
     radius: float,
+    shape: str = "disk",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Similarities of one query tile to the clipped region around it in every radius frame.
 
@@ -106,13 +106,14 @@ def _tile_similarities(
         hw: Grid size ``(h, w)``.
         local: Bank positions of the radius frames.
         radius: Radius in feature cells.
+        shape: Neighbourhood shape (``dense.inside``).
 
     Returns:
         Similarities (Q, m, Rt), -inf outside each query's disk, and the (m, Rt) int64 flat index
         ``frame * h * w + y * w + x`` of every region cell.
     """
     h, w = hw
-    region = TileRegion.of(rows.start, rows.stop, strip.x0, strip.x1, h, w, radius, q.device)
+    region = TileRegion.of(rows.start, rows.stop, strip.x0, strip.x1, h, w, radius, shape, q.device)
     m, c = strip.refs.shape[0], strip.refs.shape[-1]
     refs = strip.refs[:, region.box[0]].reshape(m, -1, c)  # (m, Rt, C), a view: no copy
     sim = torch.matmul(q, refs.transpose(1, 2))  # (m, Q, Rt)
@@ -139,63 +140,28 @@ class TileRegion(NamedTuple):
     @staticmethod
     @functools.lru_cache(maxsize=64)  # one video size: ~28 tiles of 1.5 MiB at 480p
     def of(
-        y0: int, y1: int, x0: int, x1: int, h: int, w: int, radius: float, device: torch.device
+        y0: int,
+        y1: int,
+        x0: int,
+        x1: int,
+        h: int,
+        w: int,
+        radius: float,
+        shape: str,
+        device: torch.device,
     ) -> TileRegion:
         """The region of the tile ``[y0, y1) x [x0, x1)`` of an ``h x w`` grid."""
-        reach = window_reach(radius)
+        reach = window_reach(radius, shape)
         ry = torch.arange(max(0, y0 - reach), min(h, y1 + reach), device=device)
         rx = torch.arange(max(0, x0 - reach), min(w, x1 + reach), device=device)
         qy = torch.arange(y0, y1, device=device)[:, None, None, None]  # (Ty, 1, 1, 1)
         qx = torch.arange(x0, x1, device=device)[None, :, None, None]  # (1, Tx, 1, 1)
-        far = (qy - ry[:, None]).square() + (qx - rx).square() >= radius**2  # (Ty, Tx, Ry, Rx)
+        far = ~inside(qy - ry[:, None], qx - rx, radius, shape)  # (Ty, Tx, Ry, Rx)
         far = far.reshape((y1 - y0) * (x1 - x0), -1)  # (Q, Rt)
         bias = torch.zeros(far.shape, device=device).masked_fill_(far, -math.inf)
         cells = (ry[:, None] * w + rx[None, :]).reshape(-1)  # (Rt,)
         box = (slice(int(ry[0]), int(ry[-1]) + 1), slice(int(rx[0]), int(rx[-1]) + 1))
         return TileRegion(box, bias, cells)
-
-
-def _frames(bank: torch.Tensor, positions: list[int]) -> torch.Tensor:
-    """``bank[positions]``: a view when the positions are a contiguous increasing run."""
-    first, last = positions[0], positions[-1]
-    if positions == list(range(first, last + 1)):
-        return bank[first : last + 1]
-    return bank[positions]
-
-
-def dense_candidates(
-    query: torch.Tensor,
-    bank: torch.Tensor,
-    dense: list[int],
-    spec: AttentionSpec,
-    max_elements: int,
-    counts: torch.Tensor,
-) -> Candidates:
-    """Top-k of every query over whole context frames, in chunks of queries.
-
-    Args:
-        query: (h, w, C) unit-norm query features.
-        bank: (N, h, w, C) unit-norm frames.
-        dense: Bank positions of the frames to attend densely.
-        spec: Attention rule.
-        max_elements: Bound on the similarities held at once.
-        counts: (g,) int64 multiplicity of each of those frames.
-
-    Returns:
-        Candidates with (P, g, k) (or (P, 1, k) when joint) values and rows.
-    """
-    h, w, c = query.shape
-    cells = h * w
-    refs = _frames(bank, dense).reshape(len(dense), cells, c)  # (g, P, C)
-    positions = torch.tensor(dense, device=query.device)[:, None]  # (g, 1)
-    rows = positions * cells + torch.arange(cells, device=query.device)[None]  # (g, P)
-    queries = query.reshape(cells, c)  # (P, C)
-    chunk = max(1, max_elements // max(1, len(dense) * cells))
-    parts = []
-    for start in range(0, cells, chunk):
-        sim = torch.einsum("qc,gpc->qgp", queries[start : start + chunk], refs)  # (Q, g, P)
-        parts.append(select(sim, rows, spec, counts))
-    return concat_candidates(parts)  # (P, g', k) each
 
 
 def windowed_propagation(
@@ -233,15 +199,18 @@ def windowed_propagation(
         far = dense_candidates(query, bank, dense, spec, max_elements, counts[dense])
     local_counts = counts[local]
     cell = torch.arange(h * w, device=query.device).reshape(h, w)  # flat index of each query
-    side = tile_size(len(local), window_reach(spec.radius), max_elements)
+    reach = window_reach(spec.radius, spec.neighborhood)
+    side = tile_size(len(local), reach, max_elements)
     total = int(counts[dense + local].sum())
     out = labels.new_empty(h, w, labels.shape[1])  # (h, w, L)
-    for strip in column_strips(bank, local, side, window_reach(spec.radius)):
+    for strip in column_strips(bank, local, side, reach):
         cols = slice(strip.x0, strip.x1)
         for y0 in range(0, h, side):
             rows = slice(y0, min(h, y0 + side))
             q = query[rows, cols].reshape(-1, c)  # (Ty, Tx, C) -> (Q, C)
-            sim, index = _tile_similarities(q, rows, strip, (h, w), local, spec.radius)
+            sim, index = _tile_similarities(
+                q, rows, strip, (h, w), local, spec.radius, spec.neighborhood
+            )
             cands = [select(sim, index, spec, local_counts)]
             if far is not None:
                 mine = cell[rows, cols].reshape(-1)  # (Ty, Tx) -> (Q,)

@@ -37,13 +37,13 @@ from cyclecorr.data.davis_format import (
     write_annotation,
 )
 from cyclecorr.eval.datasets.davis import list_sequences, load_sequence
+from cyclecorr.eval.encoders.checkpoints import checkpoint_encoder
+from cyclecorr.eval.encoders.pixels import pixel_encoder
+from cyclecorr.eval.encoders.random_init import crw_scratch_encoder, random_encoder
 from cyclecorr.eval.propagation.protocols import PropagationProtocol
 from cyclecorr.eval.tasks.context import EvalContext, TaskResult
 from cyclecorr.eval.tasks.davis import run_davis
-from cyclecorr.eval.tasks.scoring import evaluate_sequences, write_official_csvs
-from cyclecorr.models.baselines import crw_scratch_encoder, random_encoder
-from cyclecorr.models.checkpoints import checkpoint_encoder
-from cyclecorr.models.pixels import pixel_encoder
+from cyclecorr.eval.tasks.davis_scoring import evaluate_sequences, write_official_csvs
 
 
 class BaselineRow(NamedTuple):
@@ -104,7 +104,7 @@ def fixed_baselines(methods: Sequence[str] = FIXED_ROWS) -> list[Baseline]:
     unknown = [m for m in methods if m not in table]
     if unknown:
         raise ValueError(
-            f"baselines.py: unknown baselines methods {unknown}; choose from {list(table)}."
+            f"{__name__}: unknown baselines methods {unknown}; choose from {list(table)}."
         )
     return [table[m] for m in methods]
 

@@ -3,7 +3,8 @@
 For each sequence the first annotation is the input; every later frame is predicted with
 ``segment_video`` (frames decoded one at a time) and written to ``<out>/<seq>/<frame id>.png``
 with the input annotation's palette, the first frame being the given ground truth copied as is,
-which is the layout the official DAVIS evaluation (and ``cyclecorr.eval.tasks.scoring``) reads.
+which is the layout the official DAVIS evaluation (and ``cyclecorr.eval.tasks.davis_scoring``)
+reads.
 An overlay mp4 per sequence is optional. ``davis_task`` is the ``eval=davis`` / ``eval=synthetic``
 entry (scoring an existing predictions folder when one is given); ``davis_probe`` the online
 probe's few-sequence version.
@@ -28,7 +29,7 @@ from cyclecorr.eval.datasets.davis import list_sequences, load_sequence, read_fr
 from cyclecorr.eval.propagation.protocols import PropagationProtocol
 from cyclecorr.eval.propagation.segmentation import segment_video
 from cyclecorr.eval.tasks.context import EvalContext, TaskResult
-from cyclecorr.eval.tasks.scoring import score_first_frames, score_folder
+from cyclecorr.eval.tasks.davis_scoring import score_first_frames, score_folder
 from cyclecorr.viz.images import hstack
 from cyclecorr.viz.overlay import overlay_mask
 
@@ -186,7 +187,7 @@ def davis_probe(
     """
     if not sequences or (max_frames is not None and max_frames < 3):
         raise ValueError(
-            f"cyclecorr/eval/tasks/davis.py: need >= 1 sequence and max_frames >= 3 (scoring "
+            f"{__name__}: need >= 1 sequence and max_frames >= 3 (scoring "
             f"drops the first and last frames); got sequences={sequences}, max_frames={max_frames}"
         )
     overlay = None

@@ -8,8 +8,6 @@ from typing import Any
 import torch
 from torch import nn
 
-WHERE = "cyclecorr/models/frozen.py"
-
 
 def frozen(model: nn.Module) -> nn.Module:
     """``model`` in eval mode with ``requires_grad`` off on every parameter (returned as is)."""
@@ -27,11 +25,11 @@ def require_file(path: str | Path | None, what: str) -> Path:
         FileNotFoundError: no such file.
     """
     if path is None:
-        raise ValueError(f"{WHERE}: {what} needs a file (set ckpt_path=...)")
+        raise ValueError(f"{__name__}: {what} needs a file (set ckpt_path=...)")
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(
-            f"{WHERE}: {what} file {str(path)!r} does not exist; pass an existing file "
+            f"{__name__}: {what} file {str(path)!r} does not exist; pass an existing file "
             "(e.g. ckpt_path=/abs/path/last.ckpt)"
         )
     return path
@@ -41,5 +39,7 @@ def load_weights(path: str | Path | None, what: str) -> dict[str, Any]:
     """``torch.load(path, weights_only=True)`` on CPU, unwrapping a ``state_dict`` entry."""
     state = torch.load(require_file(path, what), weights_only=True, map_location="cpu")
     if not isinstance(state, dict):
-        raise ValueError(f"{WHERE}: {what} file {path} holds a {type(state).__name__}, not a dict")
+        raise ValueError(
+            f"{__name__}: {what} file {path} holds a {type(state).__name__}, not a dict"
+        )
     return dict(state.get("state_dict", state))

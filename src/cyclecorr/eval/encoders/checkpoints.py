@@ -24,10 +24,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from cyclecorr.eval.encoders.frozen import frozen, load_weights, require_file
 from cyclecorr.models.encoder import STAGES, Encoder
-from cyclecorr.models.frozen import frozen, load_weights, require_file
-
-WHERE = "cyclecorr/models/checkpoints.py"
 
 
 def eval_encoder(
@@ -52,7 +50,8 @@ def infer_architecture(state: dict[str, torch.Tensor]) -> tuple[str, str]:
     stages = [f"layer{i}" for i in (2, 3, 4) if f"trunk.layer{i}.0.conv1.weight" in state]
     if "trunk.layer1.0.conv1.weight" not in state or not stages:
         raise ValueError(
-            f"{WHERE}: cannot read the architecture from encoder keys {list(state)[:4]}; expected "
+            f"{__name__}: cannot read the architecture from encoder keys {list(state)[:4]}; "
+            "expected "
             "an Encoder state dict (trunk.layer1..., trunk.layer2...). Set encoder.arch and "
             "encoder.stop_at explicitly."
         )
@@ -88,7 +87,7 @@ def _read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     enc = {k[len("encoder.") :]: v for k, v in state.items() if k.startswith("encoder.")}
     if not enc:
         raise ValueError(
-            f"{WHERE}: checkpoint {str(path)!r} has no 'encoder.*' weights; found keys "
+            f"{__name__}: checkpoint {str(path)!r} has no 'encoder.*' weights; found keys "
             f"{list(state)[:5]} (expected a cyclecorr training checkpoint; for a plain torchvision "
             "ResNet state dict use encoder=torchvision)"
         )
@@ -108,7 +107,7 @@ def truncate_trunk(state: dict[str, torch.Tensor], stop_at: str, path: str | Pat
         return state
     if "proj.0.weight" in state:
         raise ValueError(
-            f"{WHERE}: checkpoint {str(path)} has a projection after its last stage; it cannot "
+            f"{__name__}: checkpoint {str(path)} has a projection after its last stage; it cannot "
             f"be cut at stop_at={stop_at!r} (leave encoder.stop_at=null)."
         )
     return {k: v for k, v in state.items() if not k.startswith(tuple(later))}
@@ -149,7 +148,7 @@ def checkpoint_encoder(
     missing, unexpected = _key_diff(model.state_dict(), state)
     if missing or unexpected:
         raise ValueError(
-            f"{WHERE}: checkpoint {str(path)} does not match Encoder(arch={arch!r}, "
+            f"{__name__}: checkpoint {str(path)} does not match Encoder(arch={arch!r}, "
             f"stop_at={stop_at!r}): missing {missing[:4]} ({len(missing)} total), unexpected "
             f"{unexpected[:4]} ({len(unexpected)} total). Set encoder.arch / encoder.stop_at to "
             "the values used for training."
@@ -158,7 +157,7 @@ def checkpoint_encoder(
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:  # shape mismatch: same keys, different architecture
         raise ValueError(
-            f"{WHERE}: checkpoint {str(path)} has the keys of Encoder(arch={arch!r}, "
+            f"{__name__}: checkpoint {str(path)} has the keys of Encoder(arch={arch!r}, "
             f"stop_at={stop_at!r}) but other shapes; check encoder.arch / stop_at: {err}"
         ) from err
     return frozen(model)

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from cyclecorr.data.clip_sampling import ClipTooShortError
+from cyclecorr.data.clips import ClipTooShortError
 
 
 def resampled_frames(num_frames: int, fps: float, frame_rate: float | None) -> np.ndarray:
@@ -41,7 +41,7 @@ def resampled_frames(num_frames: int, fps: float, frame_rate: float | None) -> n
     """
     if not fps > 0 or (frame_rate is not None and not frame_rate > 0):
         raise ValueError(
-            f"walk_clips.py: expected fps > 0 and frame_rate > 0 or None, found fps={fps}, "
+            f"{__name__}: expected fps > 0 and frame_rate > 0 or None, found fps={fps}, "
             f"frame_rate={frame_rate}; check the video's metadata or data.frame_rate."
         )
     if frame_rate is None:
@@ -55,7 +55,7 @@ def resampled_frames(num_frames: int, fps: float, frame_rate: float | None) -> n
     return np.floor(scaled).astype(np.int64)
 
 
-class WalkClipSpec(NamedTuple):
+class CRWClipSpec(NamedTuple):
     """A CRW clip: ``clip_len`` consecutive frames of the video resampled to ``frame_rate``.
 
     Attributes:
@@ -75,14 +75,14 @@ class WalkClipSpec(NamedTuple):
         """
         if self.clip_len < 2:
             raise ValueError(
-                f"walk_clips.py: a walk needs clip_len >= 2 frames, found {self.clip_len}; "
+                f"{__name__}: a walk needs clip_len >= 2 frames, found {self.clip_len}; "
                 "set data.clip_len (CRW: 4)."
             )
         frames = resampled_frames(num_frames, fps, self.frame_rate)
         starts = len(frames) - self.clip_len + 1
         if starts < 1:
             raise ClipTooShortError(
-                f"walk_clips.py: a {num_frames}-frame video at {fps} fps has {len(frames)} "
+                f"{__name__}: a {num_frames}-frame video at {fps} fps has {len(frames)} "
                 f"frames at frame_rate={self.frame_rate}, fewer than clip_len={self.clip_len}; "
                 "skip this video or lower data.frame_rate."
             )

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from cyclecorr.data.walk.resized_crop import (
+from cyclecorr.data.crw.resized_crop import (
     CropBox,
     centre_fallback,
     crop_and_resize,
     resize_uint8,
     sample_resized_crop,
 )
-from cyclecorr.data.walk.sample_builder import CRW_MEAN, CRW_STD, WalkSampleBuilder, grid_windows
+from cyclecorr.data.crw.sample_builder import CRW_MEAN, CRW_STD, CRWSampleBuilder, grid_windows
 
 
 def test_resized_crop_boxes_follow_scale_and_ratio() -> None:
@@ -75,7 +75,7 @@ def test_grid_windows_row_major_at_stride() -> None:
 
 def test_sample_shape_normalisation_and_determinism() -> None:
     frames = np.full((4, 120, 200, 3), 128, np.uint8)
-    builder = WalkSampleBuilder(image_size=64, patch_size=16, patch_stride=8)
+    builder = CRWSampleBuilder(image_size=64, patch_size=16, patch_stride=8)
     sample = builder(frames, np.random.default_rng(0))
     assert builder.patches_per_frame == 49
     assert sample["patches"].shape == (4, 49, 3, 16, 16)
@@ -90,7 +90,7 @@ def test_without_jitter_the_patches_are_the_grid_windows() -> None:
     """scale/ratio 1 and image_size = frame size: every crop is the identity."""
     rng = np.random.default_rng(1)
     frames = rng.integers(0, 256, (2, 48, 48, 3), dtype=np.uint8)
-    builder = WalkSampleBuilder(
+    builder = CRWSampleBuilder(
         48, (1, 1), (1, 1), 16, 8, (1, 1), (1, 1), mean=(0, 0, 0), std=(1, 1, 1)
     )
     patches = builder(frames, rng)["patches"]  # (2, 25, 3, 16, 16)
@@ -107,7 +107,7 @@ def test_frame_crops_are_drawn_per_frame_unless_shared() -> None:
     )
 
     def build(per_frame: bool) -> torch.Tensor:
-        builder = WalkSampleBuilder(
+        builder = CRWSampleBuilder(
             64,
             patch_size=32,
             patch_stride=16,
@@ -124,6 +124,6 @@ def test_frame_crops_are_drawn_per_frame_unless_shared() -> None:
 
 def test_bad_sizes_raise() -> None:
     with pytest.raises(ValueError, match="patch_size <= image_size"):
-        WalkSampleBuilder(image_size=32, patch_size=64)
+        CRWSampleBuilder(image_size=32, patch_size=64)
     with pytest.raises(ValueError, match=r"\(T, H, W, 3\) uint8"):
-        WalkSampleBuilder()(np.zeros((4, 64, 64, 3), np.float32), np.random.default_rng(0))
+        CRWSampleBuilder()(np.zeros((4, 64, 64, 3), np.float32), np.random.default_rng(0))

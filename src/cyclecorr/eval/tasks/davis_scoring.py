@@ -45,7 +45,6 @@ __all__ = [
 ]
 
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
-_WHERE = "cyclecorr/eval/tasks/scoring.py"
 
 
 class ObjectScores(NamedTuple):
@@ -97,18 +96,18 @@ class ScoringResult(NamedTuple):
 def _prediction_frame(path: Path, shape: tuple[int, ...], num_objects: int) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(
-            f"{_WHERE}: missing prediction {path}; write one PNG of object ids per annotated "
+            f"{__name__}: missing prediction {path}; write one PNG of object ids per annotated "
             "frame, named like the annotation, under <results_dir>/<sequence>/."
         )
     pred = read_annotation(path)
     if pred.shape != shape:
         raise ValueError(
-            f"{_WHERE}: prediction {path} is {pred.shape[1]}x{pred.shape[0]} but the annotation "
+            f"{__name__}: prediction {path} is {pred.shape[1]}x{pred.shape[0]} but the annotation "
             f"is {shape[1]}x{shape[0]}; upsample predictions to the annotation size."
         )
     if int(pred.max()) > num_objects:
         raise ValueError(
-            f"{_WHERE}: prediction {path} holds ids {sorted(set(np.unique(pred).tolist()))} but "
+            f"{__name__}: prediction {path} holds ids {sorted(set(np.unique(pred).tolist()))} but "
             f"the first frame's ground truth has objects 1..{num_objects}; predict only those ids "
             "(0 = background, no void)."
         )
@@ -118,7 +117,7 @@ def _prediction_frame(path: Path, shape: tuple[int, ...], num_objects: int) -> n
 def _num_objects(sequence: DavisSequence) -> int:
     if len(sequence.annotations) < 3:
         raise ValueError(
-            f"{_WHERE}: sequence {sequence.name!r} has {len(sequence.annotations)} annotated "
+            f"{__name__}: sequence {sequence.name!r} has {len(sequence.annotations)} annotated "
             "frames; scoring excludes the first and last, so it needs at least 3 (test-dev "
             "ground truth only has the first frame and cannot be scored)."
         )
@@ -127,7 +126,7 @@ def _num_objects(sequence: DavisSequence) -> int:
     num_objects = int(first.max())
     if num_objects == 0:
         raise ValueError(
-            f"{_WHERE}: first annotation {sequence.annotations[0]} has no object (ids 1..N); "
+            f"{__name__}: first annotation {sequence.annotations[0]} has no object (ids 1..N); "
             "semi-supervised scoring needs the objects given in the first frame."
         )
     return num_objects
@@ -217,7 +216,7 @@ def evaluate_sequences(
     names = list_sequences(davis_root, split) if sequences is None else list(sequences)
     if not names:
         raise ValueError(
-            f"{_WHERE}: no sequence to score (split {split!r}, sequences={sequences})."
+            f"{__name__}: no sequence to score (split {split!r}, sequences={sequences})."
         )
     loaded = [load_sequence(davis_root, name, resolution) for name in names]
     bar = tqdm(total=len(loaded), desc="DAVIS scoring", unit="seq", disable=not progress)

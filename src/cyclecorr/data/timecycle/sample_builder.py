@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from torch import Tensor
 
-from cyclecorr.data.patch_sampling import check_jitter, sample_patch
+from cyclecorr.data.timecycle.patch_sampling import check_jitter, sample_patch
 from cyclecorr.data.transforms import (
     apply_crop_flip,
     resize_short_side,
@@ -44,7 +44,7 @@ class SampleBuilder:
             (256 in the release), for readers that cannot resize at decode time.
         jitter_fraction: the release's jitter instead: uniform in ``+-jitter_fraction`` of the
             window-position range per axis (1/12 in the release: ``+-S/18`` px, 13.3 px at 240);
-            requires ``jitter_px=None``. See ``cyclecorr.data.patch_sampling``.
+            requires ``jitter_px=None``. See ``cyclecorr.data.timecycle.patch_sampling``.
         clamp: ``"corners"`` (rotated patch kept inside the frame) or ``"centre"`` (the release:
             only the centre clamped, to ``[-2/3, 2/3]``).
         align_corners: convention of ``theta`` and of the patch cut; must equal the tracker's
@@ -73,19 +73,19 @@ class SampleBuilder:
     ) -> None:
         if crop_size <= 0 or crop_size % _CROP_MULTIPLE != 0:
             raise ValueError(
-                f"sample.py: crop_size must be a positive multiple of {_CROP_MULTIPLE} so the "
+                f"{__name__}: crop_size must be a positive multiple of {_CROP_MULTIPLE} so the "
                 f"frame and its 1/3 patch map to whole stride-8 feature cells, found {crop_size}; "
                 "use e.g. 240 (release), 144 or 96."
             )
         if resize_to is not None and resize_to < crop_size:
             raise ValueError(
-                f"sample.py: resize_to ({resize_to}) must be >= crop_size ({crop_size}); "
+                f"{__name__}: resize_to ({resize_to}) must be >= crop_size ({crop_size}); "
                 "the crop is taken from the resized frame."
             )
         check_jitter(jitter_px, jitter_fraction)
         if clamp not in CLAMPS:
             raise ValueError(
-                f"sample.py: clamp={clamp!r}; expected one of {CLAMPS} (set data.builder.clamp)."
+                f"{__name__}: clamp={clamp!r}; expected one of {CLAMPS} (set data.builder.clamp)."
             )
         self.crop_size = crop_size
         self.patch_size = crop_size // 3
@@ -114,7 +114,8 @@ class SampleBuilder:
         """
         if frames.ndim != 4 or frames.shape[0] < 3:
             raise ValueError(
-                "sample.py: expected frames (clip_len + 2, H, W, 3) with at least one past frame, "
+                f"{__name__}: expected frames (clip_len + 2, H, W, 3) with at least one past "
+                "frame, "
                 f"the target and the motion frame, found shape {tuple(frames.shape)}."
             )
         if self.resize_to is not None:

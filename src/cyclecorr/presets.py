@@ -1,7 +1,9 @@
-"""The propagation presets by name: ``conf/protocol/<name>.yaml`` is their one definition.
+"""Named configs outside a Hydra run: the propagation presets by name.
 
-Inside a Hydra run the ``protocol`` config group composes a preset; ``load_protocol`` reads the
-same files for code that names a preset directly (the benchmark, the baselines table, tests).
+``conf/protocol/<name>.yaml`` is a preset's one definition. Inside a Hydra run the ``protocol``
+config group composes it; ``load_protocol`` reads the same files for code that names a preset
+directly (the benchmark, the baselines table, tests). It sits just below the entry points: the
+library below never reads a config (``make lint``'s import contract).
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ from omegaconf import OmegaConf
 
 from cyclecorr.eval.propagation.protocols import PropagationProtocol
 from cyclecorr.utils.config import conf_dir, register_resolvers
-
-WHERE = "cyclecorr/eval/propagation/presets.py"
 
 
 def load_protocol(name: str, **overrides: Any) -> PropagationProtocol:
@@ -30,7 +30,7 @@ def load_protocol(name: str, **overrides: Any) -> PropagationProtocol:
     if not path.is_file():
         names = sorted(p.stem for p in path.parent.glob("*.yaml"))
         raise ValueError(
-            f"{WHERE}: unknown protocol {name!r}; expected one of {names} (the files of "
+            f"{__name__}: unknown protocol {name!r}; expected one of {names} (the files of "
             f"{path.parent})"
         )
     cfg = OmegaConf.load(path)
@@ -38,7 +38,7 @@ def load_protocol(name: str, **overrides: Any) -> PropagationProtocol:
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(
-            f"{WHERE}: unknown protocol field(s) {unknown}; valid fields are {sorted(fields)}"
+            f"{__name__}: unknown protocol field(s) {unknown}; valid fields are {sorted(fields)}"
         )
     merged = OmegaConf.to_container(OmegaConf.merge(cfg, overrides), resolve=True)
     assert isinstance(merged, dict)

@@ -9,8 +9,9 @@ import pytest
 import torch
 from torchvision.datasets.video_utils import VideoClips
 
-from cyclecorr.data.clip_sampling import ClipSpec, ClipTooShortError, sample_clip_indices
-from cyclecorr.data.walk.clips import WalkClipSpec, resampled_frames
+from cyclecorr.data.clips import ClipTooShortError
+from cyclecorr.data.crw.clips import CRWClipSpec, resampled_frames
+from cyclecorr.data.timecycle.clips import ClipSpec, sample_clip_indices
 
 
 def torchvision_resampled(num_frames: int, fps: float, frame_rate: float) -> list[int]:
@@ -40,7 +41,7 @@ def test_resampled_frames_hand_computed() -> None:
 
 
 def test_clips_are_consecutive_resampled_frames() -> None:
-    spec = WalkClipSpec(clip_len=4, frame_rate=8.0)
+    spec = CRWClipSpec(clip_len=4, frame_rate=8.0)
     rng = np.random.default_rng(0)
     starts = set()
     for _ in range(200):
@@ -52,12 +53,12 @@ def test_clips_are_consecutive_resampled_frames() -> None:
 
 
 def test_too_short_video_raises_clip_too_short() -> None:
-    spec = WalkClipSpec(clip_len=4, frame_rate=8.0)
+    spec = CRWClipSpec(clip_len=4, frame_rate=8.0)
     assert spec.frame_indices(10, 24.0, np.random.default_rng(0)) == [0, 3, 6, 9]
     with pytest.raises(ClipTooShortError, match="fewer than clip_len=4"):
         spec.frame_indices(9, 24.0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="clip_len >= 2"):
-        WalkClipSpec(clip_len=1).frame_indices(90, 24.0, np.random.default_rng(0))
+        CRWClipSpec(clip_len=1).frame_indices(90, 24.0, np.random.default_rng(0))
 
 
 def test_timecycle_clip_spec_frame_indices_match_sample_clip_indices() -> None:

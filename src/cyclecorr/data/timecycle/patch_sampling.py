@@ -62,7 +62,7 @@ def motion_map(target: Tensor, motion: Tensor) -> Tensor:
     """``(H, W)`` float32: sum over channels of ``|target - motion|`` for ``(C, H, W)`` frames."""
     if target.shape != motion.shape or target.ndim != 3:
         raise ValueError(
-            "patch_sampling.py: expected target and motion frames of one shape (C, H, W), found "
+            f"{__name__}: expected target and motion frames of one shape (C, H, W), found "
             f"{tuple(target.shape)} and {tuple(motion.shape)}."
         )
     return (target.float() - motion.float()).abs().sum(dim=0)
@@ -74,7 +74,7 @@ def window_centers(grid: int) -> Tensor:
     Windows of side 1/3 of the frame span it edge to edge: centres at ``linspace(-2/3, 2/3)``.
     """
     if grid < 1:
-        raise ValueError(f"patch_sampling.py: patch grid must be >= 1, found {grid}.")
+        raise ValueError(f"{__name__}: patch grid must be >= 1, found {grid}.")
     steps = torch.linspace(-2.0 / 3.0, 2.0 / 3.0, grid) if grid > 1 else torch.zeros(1)
     ys, xs = torch.meshgrid(steps, steps, indexing="ij")  # (grid, grid) each
     return torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1)  # (grid * grid, 2)
@@ -115,13 +115,13 @@ def check_jitter(jitter_px: float | None, jitter_fraction: float | None) -> None
     """Raise a clear error unless exactly one non-negative jitter amount is given."""
     if (jitter_px is None) == (jitter_fraction is None):
         raise ValueError(
-            "patch_sampling.py: expected exactly one of jitter_px (pixels) and jitter_fraction "
+            f"{__name__}: expected exactly one of jitter_px (pixels) and jitter_fraction "
             f"(of the window-position range), found jitter_px={jitter_px}, "
             f"jitter_fraction={jitter_fraction}; set the other to null."
         )
     amount = jitter_px if jitter_px is not None else jitter_fraction
     if amount is not None and amount < 0:
-        raise ValueError(f"patch_sampling.py: the jitter must be >= 0, found {amount}.")
+        raise ValueError(f"{__name__}: the jitter must be >= 0, found {amount}.")
 
 
 def draw_jitter(
@@ -184,7 +184,7 @@ def sample_patch(
     size = target.shape[-1]
     if target.ndim != 3 or target.shape[-2] != size:
         raise ValueError(
-            f"patch_sampling.py: expected a square (3, S, S) target, found {tuple(target.shape)}; "
+            f"{__name__}: expected a square (3, S, S) target, found {tuple(target.shape)}; "
             "crop the clip square first (transforms.apply_crop_flip)."
         )
     check_jitter(jitter_px, jitter_fraction)

@@ -1,4 +1,4 @@
-"""Golden tests of the contrastive random walk maths (ops/transitions.py, losses/walk.py).
+"""Golden tests of the contrastive random walk maths (ops/transitions.py, losses/crw.py).
 
 The reference numbers below were produced with CRW's own code, ajabri/videowalk at commit
 047f3f40135a4b1be2f837793b89c3dbfe7a6683, from a scratch copy outside this repository
@@ -21,7 +21,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cyclecorr.losses.walk import CRWLoss, palindromes, walk_cross_entropy
+from cyclecorr.losses.crw import CRWLoss, palindromes, walk_cross_entropy
 from cyclecorr.ops.transitions import (
     Transitions,
     edge_drop_masks,

@@ -28,7 +28,7 @@ from cyclecorr.ops.transitions import Transitions, frame_affinities, transition_
 EPS = 1e-20  # inside the log, as the reference
 
 
-class WalkLossOutput(NamedTuple):
+class CRWLossOutput(NamedTuple):
     """Result of ``CRWLoss``.
 
     Attributes:
@@ -115,7 +115,7 @@ class CRWLoss(nn.Module):
         super().__init__()
         if temperature <= 0 or not 0.0 <= edge_dropout < 1.0:
             raise ValueError(
-                f"cyclecorr/losses/walk.py: need temperature > 0 and 0 <= edge_dropout < 1, "
+                f"{__name__}: need temperature > 0 and 0 <= edge_dropout < 1, "
                 f"found temperature={temperature}, edge_dropout={edge_dropout}; fix model.loss."
             )
         self.temperature = temperature
@@ -134,7 +134,7 @@ class CRWLoss(nn.Module):
             self.backward_keeps_forward_drops,
         )
 
-    def forward(self, nodes: Tensor, generator: torch.Generator | None = None) -> WalkLossOutput:
+    def forward(self, nodes: Tensor, generator: torch.Generator | None = None) -> CRWLossOutput:
         """Loss of one batch of clips.
 
         Args:
@@ -144,11 +144,11 @@ class CRWLoss(nn.Module):
             generator: source of the edge-dropout masks (``None``: torch's default generator).
 
         Returns:
-            ``WalkLossOutput`` with ``T - 2`` walks.
+            ``CRWLossOutput`` with ``T - 2`` walks.
         """
         if nodes.ndim != 4 or nodes.shape[1] < 3:
             raise ValueError(
-                "cyclecorr/losses/walk.py: expected nodes (B, T, N, D) with T >= 3 frames (the "
+                f"{__name__}: expected nodes (B, T, N, D) with T >= 3 frames (the "
                 f"shortest palindrome walks 2 steps out), found {tuple(nodes.shape)}; set "
                 "data.clip_len >= 3 (CRW: 4)."
             )
@@ -158,4 +158,4 @@ class CRWLoss(nn.Module):
         xents = torch.stack([xent for xent, _ in pairs])  # (W,)
         accs = torch.stack([acc for _, acc in pairs])  # (W,)
         steps = torch.arange(2, nodes.shape[1], device=nodes.device)  # (W,)
-        return WalkLossOutput(xents.mean(), xents, accs, steps)
+        return CRWLossOutput(xents.mean(), xents, accs, steps)

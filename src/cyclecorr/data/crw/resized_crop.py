@@ -46,7 +46,7 @@ def _check_range(values: Sequence[float], name: str) -> tuple[float, float]:
     low, high = (float(v) for v in values)
     if not 0 < low <= high:
         raise ValueError(
-            f"resized_crop.py: {name} must be (low, high) with 0 < low <= high, found "
+            f"{__name__}: {name} must be (low, high) with 0 < low <= high, found "
             f"{list(values)}; fix the data config."
         )
     return low, high
@@ -111,7 +111,7 @@ def resize_uint8(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """
     if images.dtype != np.uint8 or images.ndim < 3 or images.shape[-1] != 3:
         raise ValueError(
-            "resized_crop.py: expected (..., H, W, 3) uint8 RGB images, found shape "
+            f"{__name__}: expected (..., H, W, 3) uint8 RGB images, found shape "
             f"{tuple(images.shape)} dtype {images.dtype}."
         )
     lead, (height, width) = images.shape[:-3], images.shape[-3:-1]
@@ -152,7 +152,7 @@ def crop_and_resize(image: np.ndarray, box: CropBox, size: int) -> np.ndarray:
     """Cut ``box`` out of ``(H, W, 3)`` uint8 ``image`` and resize it to ``(size, size, 3)``."""
     if box.top + box.height > image.shape[0] or box.left + box.width > image.shape[1]:
         raise ValueError(
-            f"resized_crop.py: crop {box} does not fit an image of {image.shape[0]}x"
+            f"{__name__}: crop {box} does not fit an image of {image.shape[0]}x"
             f"{image.shape[1]}; draw it with sample_resized_crop for this image size."
         )
     crop = image[box.top : box.top + box.height, box.left : box.left + box.width]

@@ -26,12 +26,12 @@ from collections.abc import Sequence
 import numpy as np
 from torch import Tensor
 
-from cyclecorr.data.transforms import to_normalized_tensor
-from cyclecorr.data.walk.resized_crop import (
+from cyclecorr.data.crw.resized_crop import (
     crop_and_resize,
     random_resized_crop,
     sample_resized_crop,
 )
+from cyclecorr.data.transforms import to_normalized_tensor
 
 CRW_MEAN: tuple[float, float, float] = (0.4914, 0.4822, 0.4465)
 CRW_STD: tuple[float, float, float] = (0.2023, 0.1994, 0.2010)
@@ -52,7 +52,7 @@ def grid_windows(image: np.ndarray, size: int, stride: int) -> np.ndarray:
     height, width = image.shape[:2]
     if size > min(height, width) or size < 1 or stride < 1:
         raise ValueError(
-            f"walk_sample.py: windows of {size} px at stride {stride} do not fit a "
+            f"{__name__}: windows of {size} px at stride {stride} do not fit a "
             f"{height}x{width} image; need 1 <= patch_size <= image_size and patch_stride >= 1."
         )
     tops = range(0, height - size + 1, stride)
@@ -60,7 +60,7 @@ def grid_windows(image: np.ndarray, size: int, stride: int) -> np.ndarray:
     return np.stack([image[y : y + size, x : x + size] for y in tops for x in lefts])
 
 
-class WalkSampleBuilder:
+class CRWSampleBuilder:
     """Turn a clip's raw frames into CRW's patch grid, deterministically given ``rng``.
 
     Args:
@@ -91,7 +91,7 @@ class WalkSampleBuilder:
     ) -> None:
         if not 1 <= patch_size <= image_size or patch_stride < 1:
             raise ValueError(
-                f"walk_sample.py: need 1 <= patch_size <= image_size and patch_stride >= 1, "
+                f"{__name__}: need 1 <= patch_size <= image_size and patch_stride >= 1, "
                 f"found patch_size={patch_size}, image_size={image_size}, "
                 f"patch_stride={patch_stride}; CRW uses 64, 256 and 32."
             )
@@ -135,7 +135,7 @@ class WalkSampleBuilder:
         """
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise ValueError(
-                "walk_sample.py: expected frames (T, H, W, 3) uint8 RGB, found shape "
+                f"{__name__}: expected frames (T, H, W, 3) uint8 RGB, found shape "
                 f"{tuple(frames.shape)} dtype {frames.dtype}."
             )
         box = None

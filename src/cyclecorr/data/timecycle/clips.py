@@ -16,15 +16,17 @@ fractional gap) so the clip spans the whole video; fewer than 2 frames raise
 ``ClipTooShortError``.
 
 Datasets of real video ask any clip geometry for ``frame_indices(num_frames, fps, rng)`` (the
-``ClipSampler`` protocol): ``ClipSpec`` answers ``[*past, target, motion]``; CRW's consecutive
-clips are ``cyclecorr.data.walk.clips.WalkClipSpec``.
+``ClipSampler`` protocol of ``cyclecorr.data.clips``): ``ClipSpec`` answers ``[*past, target,
+motion]``; CRW's consecutive clips are ``cyclecorr.data.crw.clips.CRWClipSpec``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 import numpy as np
+
+from cyclecorr.data.clips import ClipTooShortError
 
 _MOTION_FRAMES_WITHOUT_FPS = 4  # motion-frame delay when target_fps is None (1/3 s at 12 fps)
 
@@ -57,19 +59,6 @@ class ClipSpec(NamedTuple):
         return [*clip.past.tolist(), clip.target, clip.motion]
 
 
-class ClipSampler(Protocol):
-    """Any clip geometry a video dataset can draw frames with (``ClipSpec``, ``WalkClipSpec``)."""
-
-    @property
-    def clip_len(self) -> int:
-        """Frames of the clip the objective sees (past frames for ``ClipSpec``)."""
-        ...
-
-    def frame_indices(self, num_frames: int, fps: float, rng: np.random.Generator) -> list[int]:
-        """Frame indices to read, in order; raises ``ClipTooShortError`` when there is no clip."""
-        ...
-
-
 class ClipIndices(NamedTuple):
     """Frame indices of one clip (0-based, into the video).
 
@@ -84,25 +73,21 @@ class ClipIndices(NamedTuple):
     motion: int
 
 
-class ClipTooShortError(ValueError):
-    """A video has too few frames to make a clip (fewer than 2)."""
-
-
 def _check_spec(spec: ClipSpec, fps: float) -> None:
     """Raise ValueError when the spec or the frame rate cannot describe a clip."""
     if spec.clip_len < 1 or spec.frame_gap < 0 or spec.pred_distance <= 0:
         raise ValueError(
-            "clip_sampling.py: expected clip_len >= 1, frame_gap >= 0, pred_distance > 0, found "
+            f"{__name__}: expected clip_len >= 1, frame_gap >= 0, pred_distance > 0, found "
             f"{spec}; fix the clip config."
         )
     if spec.motion_offset is not None and not spec.motion_offset > 0:
         raise ValueError(
-            f"clip_sampling.py: expected motion_offset > 0 or None, found {spec.motion_offset}; "
+            f"{__name__}: expected motion_offset > 0 or None, found {spec.motion_offset}; "
             "fix data.clip.motion_offset."
         )
     if not fps > 0 or (spec.target_fps is not None and not spec.target_fps > 0):
         raise ValueError(
-            f"clip_sampling.py: expected fps > 0 and target_fps > 0 or None, found fps={fps}, "
+            f"{__name__}: expected fps > 0 and target_fps > 0 or None, found fps={fps}, "
             f"target_fps={spec.target_fps}; check the video's metadata or the clip config."
         )
 
@@ -150,14 +135,14 @@ def clip_indices_at(start: int, num_frames: int, fps: float, spec: ClipSpec) -> 
     """
     if num_frames < 2:
         raise ClipTooShortError(
-            f"clip_sampling.py: a clip needs a video of at least 2 frames, found {num_frames}; "
+            f"{__name__}: a clip needs a video of at least 2 frames, found {num_frames}; "
             "skip this video."
         )
     offsets, delay = clip_offsets(num_frames, fps, spec)
     rounded = _round_half_up(offsets)  # (clip_len + 1,) int64
     if not 0 <= start <= num_frames - 1 - rounded[-1]:
         raise ValueError(
-            f"clip_sampling.py: start must be in [0, {num_frames - 1 - rounded[-1]}] for a "
+            f"{__name__}: start must be in [0, {num_frames - 1 - rounded[-1]}] for a "
             f"{num_frames}-frame video, found {start}."
         )
     target = int(start + rounded[-1])
@@ -189,7 +174,7 @@ def sample_clip_indices(
     """
     if num_frames < 2:
         raise ClipTooShortError(
-            f"clip_sampling.py: a clip needs a video of at least 2 frames, found {num_frames}; "
+            f"{__name__}: a clip needs a video of at least 2 frames, found {num_frames}; "
             "skip this video."
         )
     offsets, _ = clip_offsets(num_frames, fps, spec)

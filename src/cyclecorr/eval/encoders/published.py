@@ -42,7 +42,6 @@ from torch import Tensor
 
 from cyclecorr.models.encoder import Encoder
 
-WHERE = "cyclecorr/models/pretrained.py"
 TC_ENCODER = "encoderVideo."
 TC_PROJ = "afterconv1.weight"
 TC_TRACKER = {  # CycleTime's tracker (model_simple.py), checked and dropped
@@ -75,11 +74,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"{WHERE}: checkpoint {str(path)!r} does not exist.")
+        raise FileNotFoundError(f"{__name__}: checkpoint {str(path)!r} does not exist.")
     with torch.serialization.safe_globals([argparse.Namespace]):
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict):
-        raise ValueError(f"{WHERE}: {path} holds a {type(ckpt).__name__}, expected a dict.")
+        raise ValueError(f"{__name__}: {path} holds a {type(ckpt).__name__}, expected a dict.")
     return ckpt
 
 
@@ -104,7 +103,7 @@ def check_layout(
     ]
     if missing or unexpected or misshapen:
         raise ValueError(
-            f"{WHERE}: {source} does not have the expected key layout: missing {missing[:6]} "
+            f"{__name__}: {source} does not have the expected key layout: missing {missing[:6]} "
             f"({len(missing)} total), unexpected {unexpected[:6]} ({len(unexpected)} total), "
             f"wrong shape {misshapen[:4]} ({len(misshapen)} total). Expected the file the "
             "reference code wrote; check that the right loader is used for this checkpoint."
@@ -116,7 +115,7 @@ def all_or_none(state: Mapping[str, Tensor], keys: set[str], what: str, source: 
     present = keys & set(state)
     if present and present != keys:
         raise ValueError(
-            f"{WHERE}: {source} has {len(present)} of the {len(keys)} {what} keys, missing "
+            f"{__name__}: {source} has {len(present)} of the {len(keys)} {what} keys, missing "
             f"{sorted(keys - present)[:6]}; the file is truncated or from another model."
         )
     return bool(present)
@@ -257,7 +256,7 @@ def check_head(head: Mapping[str, Tensor], source: str) -> None:
     if bad or (first is not None and (first.ndim != 2 or first.shape[1] != 512)):
         found = None if first is None else tuple(first.shape)
         raise ValueError(
-            f"{WHERE}: {source} has an unexpected head {CRW_HEAD}*: keys {bad[:6]} are not "
+            f"{__name__}: {source} has an unexpected head {CRW_HEAD}*: keys {bad[:6]} are not "
             f"linear layers, or {CRW_HEAD}0.weight is {found} (expected (D, 512)); expected "
             "CRW's selfsim_fc of Linear layers on ResNet-18 features."
         )

@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cyclecorr.models.checkpoints import eval_encoder
-from cyclecorr.models.frozen import frozen, load_weights
+from cyclecorr.eval.encoders.checkpoints import eval_encoder
+from cyclecorr.eval.encoders.frozen import frozen, load_weights
 
 CRW_SEED = 777  # ajabri/videowalk test_args --manualSeed
 

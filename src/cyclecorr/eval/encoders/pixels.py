@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cyclecorr.models.frozen import frozen
+from cyclecorr.eval.encoders.frozen import frozen
 from cyclecorr.ops.geometry import FEATURE_STRIDE
 from cyclecorr.ops.normalize import denormalize
 
@@ -25,9 +25,7 @@ class PixelFeatures(nn.Module):
     def __init__(self, color: Literal["lab", "rgb"] = "lab") -> None:
         super().__init__()
         if color not in ("lab", "rgb"):
-            raise ValueError(
-                f"cyclecorr/models/pixels.py: color must be 'lab' or 'rgb', got {color!r}"
-            )
+            raise ValueError(f"{__name__}: color must be 'lab' or 'rgb', got {color!r}")
         self.color = color
         self.out_channels = 3
 

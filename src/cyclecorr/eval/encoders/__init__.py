@@ -1,0 +1,1 @@
+"""Evaluation encoders: frozen feature extractors from checkpoints, published layouts, baselines."""

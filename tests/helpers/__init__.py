@@ -1,0 +1,1 @@
+"""Helpers shared by the test modules (imported as ``helpers.<module>``; no tests in here)."""
