@@ -49,7 +49,7 @@ def test_affinity_layout_and_normalisation() -> None:
 
 
 def test_affinity_rejects_mismatched_inputs() -> None:
-    with pytest.raises(ValueError, match="affinity.py.*same B and C"):
+    with pytest.raises(ValueError, match="affinity.*same B and C"):
         affinity(torch.zeros(1, 4, 2, 2), torch.zeros(1, 8, 6, 6))
     with pytest.raises(ValueError, match="tau must be > 0"):
         affinity(torch.zeros(1, 4, 2, 2), torch.zeros(1, 4, 6, 6), tau=0.0)

@@ -12,7 +12,7 @@ from cyclecorr.eval.encoders.checkpoints import checkpoint_encoder
 from cyclecorr.eval.encoders.pixels import pixel_encoder
 from cyclecorr.eval.tasks import baselines
 from cyclecorr.presets import load_protocol
-from test_evaluate import make_davis_tree
+from helpers.davis import make_davis_tree
 
 
 def test_baselines_table(tmp_path: Path) -> None:

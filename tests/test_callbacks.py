@@ -57,7 +57,7 @@ def test_throughput_hand_computed() -> None:
 def test_local_batch_size_and_errors() -> None:
     assert local_batch_size({"frames": torch.zeros(3, 2)}) == 3
     assert local_batch_size({"x": 1, "y": torch.zeros(5)}) == 5
-    with pytest.raises(ValueError, match="throughput.py"):
+    with pytest.raises(ValueError, match="throughput"):
         local_batch_size({"x": 1})
     with pytest.raises(ValueError, match="window"):
         ThroughputMonitor(window=0)
@@ -101,7 +101,7 @@ def test_to_uint8_inverts_imagenet_normalisation_and_stacks() -> None:
     mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
     std = torch.tensor(IMAGENET_STD)[:, None, None]
     assert to_uint8((rgb / 255 - mean) / std)[0, 0].tolist() == [10, 128, 250]
-    with pytest.raises(ValueError, match="images.py"):
+    with pytest.raises(ValueError, match="images"):
         to_uint8(torch.zeros(1, 4, 4))
     a, b = np.zeros((4, 3, 3), np.uint8), np.zeros((4, 5, 3), np.uint8)
     assert hstack([a, b], gap=2).shape == (4, 10, 3)

@@ -20,7 +20,7 @@ from torch import nn
 from cyclecorr.benchmark.training import compose_train_config, random_batch
 from cyclecorr.systems.timecycle import TimeCycleSystem
 
-TINY = ["experiment=synthetic", "debug=tiny", "data.clip_len=1"]
+TINY = ["debug=tiny", "data.clip_len=1"]
 
 
 @functools.cache

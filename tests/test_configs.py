@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from cyclecorr.train import train
 from cyclecorr.utils.config import CONF_DIR, REPO_ROOT, register_resolvers
-from test_train import make_kinetics_tree, write_moving_square
+from helpers.videos import make_kinetics_tree, write_moving_square
 
 EXPERIMENTS = sorted(path.stem for path in (CONF_DIR / "experiment").glob("*.yaml"))
 ONE_CPU_STEP = [
@@ -78,7 +78,7 @@ def data_overrides(experiment: str, tmp_path: Path) -> list[str]:
 
 
 def test_every_experiment_has_a_header() -> None:
-    expected = {"synthetic", "kinetics", "vlog", "davis_videos", "paper", "real_cpu"}
+    expected = {"kinetics", "vlog", "davis_videos", "paper", "real_cpu", "crw_real_cpu"}
     assert expected <= set(EXPERIMENTS)
     for name in EXPERIMENTS:
         lines = (CONF_DIR / "experiment" / f"{name}.yaml").read_text().splitlines()
@@ -225,3 +225,26 @@ def test_crw_real_cpu_trains_one_step_on_real_clips(tmp_path: Path, one_thread: 
     metrics = train(cfg)
     assert math.isfinite(metrics["train/loss"])
     assert 0.0 <= metrics["val/acc"] <= 1.0 and math.isfinite(metrics["val/loss"])
+
+
+def test_the_objective_follows_the_model_whatever_the_source() -> None:
+    crw = compose_train(["model=crw", "paths.output_dir=/x"])
+    assert crw.data.builder._target_.endswith("CRWSampleBuilder")
+    assert crw.data.datamodule.train_dataset._target_.endswith("SyntheticClipDataset")
+    assert crw.optimized_metric == "val/loss" and "tracker" not in crw.model
+    tree = compose_train(["model=crw", "data=video_tree", "data.root=/v", "paths.output_dir=/x"])
+    assert tree.data.clip._target_.endswith("CRWClipSpec")
+    timecycle = compose_train(["paths.output_dir=/x"])
+    assert timecycle.data.builder._target_.endswith(".SampleBuilder")
+    assert timecycle.optimized_metric == "val/theta_err_px"
+
+
+def test_base_recipe_is_the_cpu_one_and_the_release_runs_restate_the_release() -> None:
+    base = compose_train(["paths.output_dir=/x"])
+    assert base.model.optimizer.lr == pytest.approx(1e-3) and base.model.loss.w_sim == 10.0
+    assert base.trainer.max_steps == 400
+    for name, extra in (("kinetics", "data.root=/v"), ("paper", "data.list_file=/l")):
+        cfg = compose_train([f"experiment={name}", extra, "paths.output_dir=/x"])
+        assert cfg.model.optimizer.lr == pytest.approx(2e-4) and cfg.model.scheduler is None
+        weights = (cfg.model.loss.w_sim, cfg.model.loss.w_skip, cfg.model.loss.w_long)
+        assert weights == (1.0, 0.1, 0.02)

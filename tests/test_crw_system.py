@@ -30,6 +30,7 @@ from cyclecorr.losses.crw import CRWLoss
 from cyclecorr.models.encoder import Encoder
 from cyclecorr.models.node_head import NodeHead
 from cyclecorr.systems.crw import CRWSystem
+from helpers.lightning import NanOnCalls, quiet_trainer
 
 E2E_REFERENCE = {  # dropout: (loss, [xent 2 steps, xent 3 steps], [acc 2 steps, acc 3 steps])
     0.0: (0.98012375831604, [0.8332610130310059, 1.1269865036010742], [1.0, 0.9166666865348816]),
@@ -120,32 +121,6 @@ def patch_loader(num: int = 8) -> DataLoader:
     return DataLoader(samples, batch_size=2)  # type: ignore[arg-type]
 
 
-def trainer(max_steps: int, callbacks: list[pl.Callback] | None = None) -> pl.Trainer:
-    return pl.Trainer(
-        accelerator="cpu",
-        max_steps=max_steps,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=callbacks or [],
-        limit_val_batches=2,
-    )
-
-
-class NanOnCalls(nn.Module):
-    """Wraps CRWLoss; makes the total NaN on the given (0-based) calls."""
-
-    def __init__(self, inner: nn.Module, nan_calls: set[int]) -> None:
-        super().__init__()
-        self.inner, self.nan_calls, self.calls = inner, nan_calls, 0
-
-    def forward(self, *args: Any) -> Any:
-        out = self.inner(*args)
-        call, self.calls = self.calls, self.calls + 1
-        return out._replace(total=out.total * float("nan")) if call in self.nan_calls else out
-
-
 class HeadWatch(pl.Callback):
     def __init__(self) -> None:
         self.head: list[Tensor] = []
@@ -160,7 +135,7 @@ def test_training_logs_walk_metrics_and_skips_nonfinite_steps() -> None:
     system = crw_system(tiny_encoder())
     system.loss = NanOnCalls(system.loss, {1})
     watch = HeadWatch()
-    run = trainer(max_steps=3, callbacks=[watch])
+    run = quiet_trainer(max_steps=3, callbacks=[watch], limit_val_batches=2)
     run.fit(system, train_dataloaders=patch_loader())
     metrics = run.callback_metrics
     assert {"train/loss", "train/acc", "train/xent_walk2", "train/acc_walk2"} <= set(metrics)
@@ -175,7 +150,9 @@ def test_encoder_warmup_is_shared_with_timecycle() -> None:
     system = crw_system(tiny_encoder(), freeze_encoder_steps=1)
     watch = HeadWatch()
     before = system.encoder.trunk.conv1.weight.detach().clone()
-    trainer(max_steps=2, callbacks=[watch]).fit(system, train_dataloaders=patch_loader())
+    quiet_trainer(max_steps=2, callbacks=[watch], limit_val_batches=2).fit(
+        system, train_dataloaders=patch_loader()
+    )
     assert torch.equal(watch.encoder[0], before)  # frozen on step 0
     assert not torch.equal(watch.encoder[1], before)  # trained from step 1
     assert not torch.equal(watch.head[0], system.head.mlp[0].weight)  # head trained throughout
@@ -184,7 +161,7 @@ def test_encoder_warmup_is_shared_with_timecycle() -> None:
 def test_validation_has_no_edge_dropout() -> None:
     metrics = []
     for rate in (0.0, 0.5):
-        run = trainer(max_steps=1)
+        run = quiet_trainer(max_steps=1, limit_val_batches=2)
         run.validate(crw_system(tiny_encoder(), edge_dropout=rate), patch_loader(), verbose=False)
         metrics.append({k: float(v) for k, v in run.callback_metrics.items()})
     assert metrics[0] == metrics[1]

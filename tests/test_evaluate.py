@@ -15,16 +15,9 @@ from omegaconf import DictConfig, open_dict
 
 from cyclecorr.evaluate import baseline_protocols, run
 from cyclecorr.utils.config import CONF_DIR, REPO_ROOT, register_resolvers
+from helpers.davis import make_davis_tree
 
 DATA_DIR = Path(os.environ.get("CYCLECORR_DATA", REPO_ROOT.parent / "shared" / "data"))
-
-
-def make_davis_tree(root: Path, num_videos: int = 2, num_frames: int = 6) -> list[str]:
-    from cyclecorr.data.synthetic.davis_export import write_synthetic_davis
-    from cyclecorr.data.synthetic.scene import SyntheticVideoSpec
-
-    spec = SyntheticVideoSpec(height=64, width=64, num_frames=num_frames, num_objects=2)
-    return write_synthetic_davis(root, num_videos, spec, seed=7, progress=False)
 
 
 def compose_eval(overrides: list[str]) -> DictConfig:

@@ -39,7 +39,7 @@ def test_params_hand_computed() -> None:
 
 
 def test_params_bad_shape_raises() -> None:
-    with pytest.raises(ValueError, match="geometry.py.*\\(B, 3\\)"):
+    with pytest.raises(ValueError, match="geometry.*\\(B, 3\\)"):
         theta_from_params(torch.zeros(2, 2))
 
 

@@ -119,7 +119,7 @@ def test_crw_train_runs_bf16_on_gpu(tmp_path: Path) -> None:
 
     from cyclecorr.train import train
     from cyclecorr.utils.config import CONF_DIR, register_resolvers
-    from test_train import make_kinetics_tree
+    from helpers.videos import make_kinetics_tree
 
     register_resolvers()
     overrides = ["experiment=crw_kinetics", "debug=crw_tiny", "trainer.precision=bf16-mixed"]

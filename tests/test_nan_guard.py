@@ -12,22 +12,9 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from torch import nn
 
 from cyclecorr.utils.config import CONF_DIR, register_resolvers
-
-
-class NanOnCalls(nn.Module):
-    """Wraps TimeCycleLoss; makes the total NaN on the given (0-based) training calls."""
-
-    def __init__(self, inner: nn.Module, nan_calls: set[int]) -> None:
-        super().__init__()
-        self.inner, self.nan_calls, self.calls = inner, nan_calls, 0
-
-    def forward(self, *args: Any) -> Any:
-        out = self.inner(*args)
-        call, self.calls = self.calls, self.calls + 1
-        return out._replace(total=out.total * float("nan")) if call in self.nan_calls else out
+from helpers.lightning import NanOnCalls
 
 
 class WeightWatch(pl.Callback):

@@ -19,6 +19,7 @@ from cyclecorr.data.readers.frame_folder import FrameFolderReader
 from cyclecorr.data.readers.pyav_backend import PyAVReader
 from cyclecorr.data.readers.torchcodec_backend import TorchCodecReader
 from cyclecorr.data.transforms import resize_short_side
+from helpers.videos import INDICES, bad_files
 
 BACKENDS = [
     "pyav",
@@ -27,7 +28,6 @@ BACKENDS = [
         marks=pytest.mark.skipif(not decord_available(), reason="decord has x86_64 wheels only"),
     ),
 ]
-INDICES = [5, 0, 39, 5, 17, 18]  # unordered, repeated, first and last
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -152,16 +152,6 @@ def test_frame_folder_errors(tmp_path: Path) -> None:
     (tmp_path / "broken" / "00000.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(VideoReadError, match="00000.jpg"):
         FrameFolderReader(tmp_path / "broken", fps=10).get_frames([0])
-
-
-def bad_files(folder: Path, good: Path) -> dict[str, Path]:
-    """A missing path, an empty file, random bytes and a truncated mp4."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "empty.mp4").write_bytes(b"")
-    (folder / "random.mp4").write_bytes(np.random.default_rng(0).bytes(4000))
-    data = good.read_bytes()
-    (folder / "truncated.mp4").write_bytes(data[: len(data) // 2])
-    return {name: folder / f"{name}.mp4" for name in ("missing", "empty", "random", "truncated")}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

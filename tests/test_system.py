@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from cyclecorr.ops.geometry import grid_points as patch_grid_points
 from cyclecorr.ops.geometry import theta_error_px
 from cyclecorr.systems.timecycle import TimeCycleSystem
+from helpers.lightning import quiet_trainer
 
 IDENTITY_THETA = torch.tensor([[1 / 3, 0.0, 0.0], [0.0, 1 / 3, 0.0]])
 
@@ -65,7 +66,7 @@ def test_theta_error_broadcasts_over_cycles() -> None:
 
 
 def test_theta_error_rejects_bad_shape() -> None:
-    with pytest.raises(ValueError, match="geometry.py: expected .*affine maps"):
+    with pytest.raises(ValueError, match="geometry: expected .*affine maps"):
         theta_error_px(torch.zeros(2, 3, 3), torch.zeros(2, 2, 3), crop_size=10)
 
 
@@ -139,19 +140,6 @@ def make_loader(num: int = 8, crop: int = 16) -> DataLoader:
     return DataLoader(samples, batch_size=2)  # type: ignore[arg-type]
 
 
-def make_trainer(max_steps: int, callbacks: list[pl.Callback] | None = None) -> pl.Trainer:
-    return pl.Trainer(
-        accelerator="cpu",
-        max_steps=max_steps,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=callbacks or [],
-        limit_val_batches=1,
-    )
-
-
 class StepRecorder(pl.Callback):
     """Records, per optimiser step, whether encoder grads exist and the encoder's mode."""
 
@@ -173,7 +161,7 @@ class StepRecorder(pl.Callback):
 def test_nonfinite_step_is_skipped_and_counted() -> None:
     system = make_system(nan_calls={1, 2})
     recorder = StepRecorder()
-    trainer = make_trainer(max_steps=4, callbacks=[recorder])
+    trainer = quiet_trainer(max_steps=4, callbacks=[recorder])
     trainer.fit(system, train_dataloaders=make_loader())
     # Lightning counts a skipped step in global_step, but nothing was back-propagated for it
     assert system.nonfinite_steps == 2
@@ -188,7 +176,7 @@ def test_nonfinite_step_is_skipped_and_counted() -> None:
 
 def test_too_many_nonfinite_in_row_raises() -> None:
     system = make_system(nan_calls={1, 2, 3}, max_nonfinite=3)
-    trainer = make_trainer(max_steps=10)
+    trainer = quiet_trainer(max_steps=10)
     with pytest.raises(RuntimeError, match="non-finite .* 3 steps in a row"):
         trainer.fit(system, train_dataloaders=make_loader())
     assert system.nonfinite_steps == 3
@@ -200,7 +188,7 @@ def test_encoder_frozen_during_warmup_then_trained() -> None:
     recorder = StepRecorder()
     before = [p.detach().clone() for p in system.encoder.parameters()]
     bn_mean = system.encoder[1].running_mean.clone()
-    trainer = make_trainer(max_steps=2, callbacks=[recorder])
+    trainer = quiet_trainer(max_steps=2, callbacks=[recorder])
     trainer.fit(system, train_dataloaders=make_loader())
     assert recorder.encoder_has_grad == [False, False]
     assert recorder.encoder_training == [False, False]
@@ -208,7 +196,7 @@ def test_encoder_frozen_during_warmup_then_trained() -> None:
         assert torch.equal(old, new)
     assert torch.equal(bn_mean, system.encoder[1].running_mean)  # eval-mode BN: stats fixed
 
-    trainer = make_trainer(max_steps=4, callbacks=[recorder])
+    trainer = quiet_trainer(max_steps=4, callbacks=[recorder])
     trainer.fit(system, train_dataloaders=make_loader())  # steps 0..3; 2 and 3 unfrozen
     assert recorder.encoder_has_grad[2:] == [False, False, True, True]
     assert recorder.encoder_training[2:] == [False, False, True, True]
@@ -218,7 +206,7 @@ def test_encoder_frozen_during_warmup_then_trained() -> None:
 # ------------------------------------------------------------- validation
 def test_validation_reports_theta_error_in_pixels() -> None:
     system = make_system()
-    trainer = make_trainer(max_steps=1)
+    trainer = quiet_trainer(max_steps=1)
     trainer.validate(system, dataloaders=make_loader(num=2, crop=16), verbose=False)
     metrics = trainer.callback_metrics
     # skip thetas are off by 0.1 in x: 0.1 * 16 / 2 = 0.8 px; long thetas are exact

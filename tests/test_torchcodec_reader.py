@@ -18,7 +18,7 @@ from cyclecorr.data.readers.factory import decord_available, open_video
 from cyclecorr.data.readers.pyav_backend import PyAVReader
 from cyclecorr.data.readers.torchcodec_backend import TorchCodecReader
 from cyclecorr.data.transforms import resize_short_side
-from test_readers import INDICES, bad_files
+from helpers.videos import INDICES, bad_files
 
 pytest.importorskip(
     "torchcodec", reason="torchcodec is optional: pip install cyclecorr[torchcodec]"

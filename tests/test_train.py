@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -22,6 +21,7 @@ from cyclecorr.utils.config import (
     keep_previous_metrics,
     register_resolvers,
 )
+from helpers.videos import make_kinetics_tree
 
 TINY_RUN = [
     "debug=tiny",
@@ -29,30 +29,6 @@ TINY_RUN = [
     "trainer.accelerator=cpu",
     "trainer.precision=32-true",
 ]
-
-
-def write_moving_square(
-    path: Path, num_frames: int = 40, height: int = 80, width: int = 96
-) -> None:
-    """A small H.264 video of a white square moving right and down on black."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for t in range(num_frames):
-            image = np.zeros((height, width, 3), np.uint8)
-            image[10 + t // 2 : 30 + t // 2, 5 + t : 25 + t] = (255, 200, 50)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
-def make_kinetics_tree(root: Path, num_videos: int = 3) -> Path:
-    """``<root>/<class>/<video>.mp4``, Kinetics layout."""
-    for i in range(num_videos):
-        write_moving_square(root / f"class_{i % 2}" / f"video_{i}.mp4", num_frames=36 + 4 * i)
-    return root
 
 
 def compose_train(overrides: list[str]) -> DictConfig:

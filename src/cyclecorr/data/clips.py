@@ -25,6 +25,11 @@ class ClipSampler(Protocol):
         """Frames of the clip the objective sees (past frames for ``ClipSpec``)."""
         ...
 
+    @property
+    def rate(self) -> float | None:
+        """Frame rate the clip's offsets count frames at (``None``: a video's own frames)."""
+        ...
+
     def frame_indices(self, num_frames: int, fps: float, rng: np.random.Generator) -> list[int]:
         """Frame indices to read, in order; raises ``ClipTooShortError`` when there is no clip."""
         ...

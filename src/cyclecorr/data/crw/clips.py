@@ -67,6 +67,11 @@ class CRWClipSpec(NamedTuple):
     clip_len: int = 4
     frame_rate: float | None = 8.0
 
+    @property
+    def rate(self) -> float | None:
+        """The frame rate clips are resampled to (``frame_rate``)."""
+        return self.frame_rate
+
     def clip_starts(self, num_frames: int, fps: float) -> tuple[np.ndarray, int]:
         """The resampled frame indices and the number of valid clip starts in them.
 

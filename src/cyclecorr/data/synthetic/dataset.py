@@ -5,8 +5,9 @@ video ``draw % len(dataset)``. A video's scene depends only on ``(seed, video_id
 same video every epoch; the clip's randomness (frame indices, crop, flip, patch) comes from
 ``np.random.default_rng([seed, draw])``. Only the ``clip_len + 2`` frames the clip needs are
 rendered (past frames, target, motion frame), at the size the builder crops from, so there is no
-decoding or resizing. Generated videos are taken to run at ``clip.target_fps``, so frame
-offsets in ``ClipSpec`` count generated frames.
+decoding or resizing. Generated videos are taken to run at the clip's own rate (``clip.rate``:
+``ClipSpec.target_fps``, ``CRWClipSpec.frame_rate``), so clip offsets count generated frames. Any
+clip geometry and builder pair works (TimeCycle's or CRW's: ``conf/clips/``).
 
 Deliberate detail: scenes are seeded with ``[seed, video_id, 2]``. Plain ``[seed, video_id]``
 (or ``[seed, video_id, 0]``, which numpy's SeedSequence treats as the same entropy) would make
@@ -18,14 +19,15 @@ they never repeat a training video.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from cyclecorr.data.clips import ClipSampler
 from cyclecorr.data.synthetic.scene import SyntheticVideo, SyntheticVideoSpec
-from cyclecorr.data.timecycle.clips import ClipSpec, sample_clip_indices
+from cyclecorr.data.timecycle.clips import ClipSpec
 from cyclecorr.data.timecycle.sample_builder import SampleBuilder
 
 TRAIN_SEED_SALT = 2
@@ -46,14 +48,15 @@ class SyntheticClipDataset(Dataset):
         scale_range: object scale range over a video.
         background_speed_px: camera pan speed (pixels per frame).
         object_size_range: object diameter as a fraction of the short side.
-        clip: which frames make a clip; default ``ClipSpec()``.
-        builder: turns ``(clip_len + 2, H, W, 3)`` uint8 frames into the sample dict; default
+        clip: which frames make a clip (any ``ClipSampler``); default ``ClipSpec()``.
+        builder: turns the clip's ``(T, H, W, 3)`` uint8 frames into the sample dict; default
             ``SampleBuilder(crop_size=c)`` with ``c`` the largest multiple of 24 at most 90 % of
             the short side (144 for 160x160 frames).
         seed: seed of the whole dataset (0 is a valid seed).
 
-    Items are ``{"frames": (k+1, 3, S, S) float32, "patch": (3, P, P) float32,
-    "theta": (2, 3) float32, "index": int64 scalar (the draw), "skipped": int64 scalar (0)}``.
+    Items are the builder's sample (TimeCycle: ``{"frames": (k+1, 3, S, S) float32, "patch":
+    (3, P, P) float32, "theta": (2, 3) float32}``; CRW: ``{"patches": ...}``) plus ``"index"``
+    (int64 scalar, the draw) and ``"skipped"`` (int64 scalar, 0).
     """
 
     def __init__(
@@ -68,8 +71,9 @@ class SyntheticClipDataset(Dataset):
         scale_range: Sequence[float] = (0.9, 1.1),
         background_speed_px: float = 1.0,
         object_size_range: Sequence[float] = (0.2, 0.45),
-        clip: ClipSpec | None = None,
-        builder: SampleBuilder | None = None,
+        clip: ClipSampler | None = None,
+        builder: Callable[[np.ndarray, np.random.Generator], dict[str, torch.Tensor]]
+        | None = None,
         seed: int = 0,
     ) -> None:
         if num_videos < 1 or seed < 0:
@@ -90,12 +94,12 @@ class SyntheticClipDataset(Dataset):
             background_speed_px=background_speed_px,
             object_size_range=_pair(object_size_range, "object_size_range"),
         )
-        self.clip = clip if clip is not None else ClipSpec()
+        self.clip: ClipSampler = clip if clip is not None else ClipSpec()
         if builder is None:
             builder = SampleBuilder(crop_size=24 * max(1, int(0.9 * min(height, width)) // 24))
         self.builder = builder
-        target_fps = self.clip.target_fps
-        self.fps = float(target_fps) if target_fps is not None else _FPS_WITHOUT_TARGET
+        rate = self.clip.rate
+        self.fps = float(rate) if rate is not None else _FPS_WITHOUT_TARGET
 
     def __len__(self) -> int:
         return self.num_videos
@@ -106,18 +110,20 @@ class SyntheticClipDataset(Dataset):
         return SyntheticVideo(dataclasses.replace(self.video_spec, seed=seed))
 
     def clip_frames(self, draw: int) -> tuple[np.ndarray, np.random.Generator]:
-        """Render the frames of clip ``draw``: ``(clip_len + 2, H, W, 3)`` uint8 (past frames
-        oldest first, target, motion frame) and the clip's generator, ready for the builder."""
+        """Render the frames of clip ``draw`` and the clip's generator, for the builder.
+
+        The frames are ``(T, H, W, 3)`` uint8 in the clip's order (TimeCycle: past frames oldest
+        first, target, motion frame).
+        """
         if draw < 0:
             raise IndexError(
                 f"{__name__}: draw must be >= 0, found {draw}; negative indices are not supported."
             )
         video = self.video(draw % self.num_videos)
         rng = np.random.default_rng([self.seed, draw])
-        indices = sample_clip_indices(self.video_spec.num_frames, self.fps, self.clip, rng)
-        wanted = [int(i) for i in indices.past] + [int(indices.target), int(indices.motion)]
+        wanted = self.clip.frame_indices(self.video_spec.num_frames, self.fps, rng)
         rendered = {t: video.render(t).image for t in sorted(set(wanted))}
-        return np.stack([rendered[t] for t in wanted]), rng  # (clip_len + 2, H, W, 3)
+        return np.stack([rendered[t] for t in wanted]), rng  # (T, H, W, 3)
 
     def __getitem__(self, draw: int) -> dict[str, torch.Tensor]:
         frames, rng = self.clip_frames(draw)

@@ -50,6 +50,11 @@ class ClipSpec(NamedTuple):
     target_fps: float | None = 12.0
     motion_offset: float | None = None
 
+    @property
+    def rate(self) -> float | None:
+        """The frame rate offsets are defined at (``target_fps``)."""
+        return self.target_fps
+
     def frame_indices(self, num_frames: int, fps: float, rng: np.random.Generator) -> list[int]:
         """The frames a TimeCycle sample reads: ``[*past, target, motion]`` (``clip_len + 2``).
 
