@@ -72,8 +72,7 @@ class SyntheticClipDataset(Dataset):
         background_speed_px: float = 1.0,
         object_size_range: Sequence[float] = (0.2, 0.45),
         clip: ClipSampler | None = None,
-        builder: Callable[[np.ndarray, np.random.Generator], dict[str, torch.Tensor]]
-        | None = None,
+        builder: Callable[[np.ndarray, np.random.Generator], dict[str, torch.Tensor]] | None = None,
         seed: int = 0,
     ) -> None:
         if num_videos < 1 or seed < 0:
